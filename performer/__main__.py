@@ -1,0 +1,5 @@
+import sys
+
+from performer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Audio: the block engine shared by live and offline paths, the safety stage, files."""

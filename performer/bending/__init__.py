@@ -1,0 +1,1 @@
+"""Bending: pure transforms over tensors, nested seeded masks, slot chains, and the tensor bank."""

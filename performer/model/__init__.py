@@ -1,0 +1,6 @@
+"""Loading nn~-compatible TorchScript exports and describing their tensors."""
+
+from performer.model.loader import MethodSpec, NNModel, load_model
+from performer.model.tensors import TensorInfo, describe_tensors
+
+__all__ = ["MethodSpec", "NNModel", "TensorInfo", "describe_tensors", "load_model"]

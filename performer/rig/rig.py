@@ -1,0 +1,289 @@
+"""The Rig: loaded model, bend state and audio parameters; every change is one ``set`` call.
+
+Control threads (CLI, MIDI, OSC, web) call ``set``; it validates, updates the state, emits a
+change event and marks the tensor dirty. ``compute_pending`` (bend worker or offline loop)
+computes dirty tensors from their originals and publishes them together; the model thread calls
+``install_pending`` between blocks. Audio parameters reach the engine as an immutable
+``AudioParams`` snapshot, replaced whole (an atomic attribute store), never mutated.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from performer.bending.bank import TensorBank
+from performer.bending.chain import MAX_SEED, MAX_SLOTS, SLOT_FIELDS_TYPES, Slot, placeholder_slot
+from performer.bending.masks import MASK_MODES
+from performer.bending.transforms import TRANSFORMS, coerce_number, get_transform
+from performer.errors import ValueRangeError
+from performer.model.loader import NNModel
+from performer.model.tensors import TensorInfo, describe_tensors
+from performer.rig import addresses
+from performer.rig.addresses import GLOBALS, Address
+
+log = logging.getLogger("performer.rig")
+
+
+@dataclass(frozen=True)
+class AudioParams:
+    """What the engine reads once per block. Immutable: the rig replaces it whole."""
+
+    input_gain: float = 1.0
+    output_gain: float = 1.0
+    mix: float = 1.0
+    bypass: bool = False
+    latent_scale: torch.Tensor | None = None  # [1, latent, 1], only when a latent bend is active
+    latent_offset: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    address: str
+    value: object
+    source: str
+    time: float
+
+
+def db_to_gain(db: float) -> float:
+    return 10.0 ** (db / 20.0)
+
+
+class Rig:
+    def __init__(self, model: NNModel, max_slots: int = MAX_SLOTS, draw_cache_bytes: int = 1 << 30):
+        self.model = model
+        self.tensors: list[TensorInfo] = describe_tensors(model.module)
+        self.max_slots = max_slots
+        self.bank = TensorBank(model.module, self.tensors, draw_cache_bytes)
+        self._by_name = {t.name: t.index for t in self.tensors}
+        self._chains: dict[int, list[Slot]] = {}
+        self._dirty: set[int] = set()
+        latent = model.latent_size or 0
+        self._latent_scale = [1.0] * latent
+        self._latent_offset = [0.0] * latent
+        self._globals = {name: spec[2] for name, spec in GLOBALS.items()}
+        self._lock = threading.RLock()
+        self._compute_lock = threading.Lock()
+        self._work = threading.Event()
+        self._listeners: list[Callable[[Change], None]] = []
+        self.audio = AudioParams()
+
+    # -- the one way in ---------------------------------------------------------------------
+    def set(self, address: str, value: object, source: str = "api") -> object:
+        """Set ``address`` to ``value``; return the stored value. Raises AddressError or
+        ValueRangeError naming what is valid; on error nothing changes."""
+        parsed = self._parse(address)
+        with self._lock:
+            stored = self._apply(parsed, value)
+            canonical = self.canonical(parsed)
+        self._emit(Change(canonical, stored, source, time.time()))
+        return stored
+
+    def get(self, address: str) -> object:
+        parsed = self._parse(address)
+        with self._lock:
+            if parsed.kind == "global":
+                return self._globals[parsed.field]
+            if parsed.kind == "latent":
+                values = self._latent_scale if parsed.field == "scale" else self._latent_offset
+                return values[parsed.latent]
+            if parsed.kind == "slot":
+                chain = self._chains.get(parsed.tensor, [])
+                slot = chain[parsed.slot] if parsed.slot < len(chain) else None
+                if slot is None:
+                    return None
+                if parsed.field in SLOT_FIELDS_TYPES:
+                    return getattr(slot, parsed.field)
+                get_transform(slot.transform).param(parsed.field)
+                return slot.current_params()[parsed.field]
+            return None
+
+    def add_listener(self, listener: Callable[[Change], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Change], None]) -> None:
+        self._listeners.remove(listener)
+
+    # -- bend computation and installation --------------------------------------------------
+    def compute_pending(self) -> int:
+        """Compute every tensor whose bend changed, from its original, and publish them together.
+
+        Runs off the audio thread (bend worker, or the offline loop). Returns how many."""
+        with self._compute_lock:
+            with self._lock:
+                if not self._dirty:
+                    return 0
+                dirty, self._dirty = self._dirty, set()
+                self._work.clear()
+                chains = {i: [s.copy() for s in self._chains.get(i, [])] for i in dirty}
+            results = {i: self.bank.compute(i, chain) for i, chain in chains.items()}
+            self.bank.publish(results)
+            return len(results)
+
+    def install_pending(self) -> int:
+        """Swap published tensors into the model. Model thread, between blocks only."""
+        return self.bank.install_pending()
+
+    def wait_for_work(self, timeout: float | None = None) -> bool:
+        """Block until some tensor needs computing (for a bend worker thread)."""
+        return self._work.wait(timeout)
+
+    @property
+    def has_dirty(self) -> bool:
+        return bool(self._dirty)
+
+    # -- state views ------------------------------------------------------------------------
+    def chain(self, tensor: str | int) -> list[Slot]:
+        index = tensor if isinstance(tensor, int) else self._parse(f"{tensor}/reset").tensor
+        with self._lock:
+            return [s.copy() for s in self._chains.get(index, [])]
+
+    def state(self) -> dict:
+        """The whole bend state as plain data (tensor chains by name)."""
+        with self._lock:
+            return {
+                "tensors": {self.tensors[i].name: [s.to_dict() for s in chain]
+                            for i, chain in sorted(self._chains.items()) if chain},
+                "latent": {"scale": list(self._latent_scale), "offset": list(self._latent_offset)},
+                "globals": dict(self._globals),
+            }
+
+    def canonical(self, parsed: Address) -> str:
+        if parsed.kind == "global":
+            return parsed.field
+        if parsed.kind == "reset_all":
+            return addresses.RESET_ALL
+        if parsed.kind == "latent":
+            return f"latent/{parsed.latent}/{parsed.field}"
+        name = self.tensors[parsed.tensor].name
+        if parsed.kind == "tensor_reset":
+            return f"{name}/reset"
+        return f"{name}/{parsed.slot}/{parsed.field}"
+
+    def describe_addresses(self) -> dict:
+        """The address space of this model, with ranges, for documentation and UIs."""
+        return {
+            "globals": {n: {"min": lo, "max": hi, "default": d, "unit": u} for n, (lo, hi, d, u) in GLOBALS.items()},
+            "latent": {"size": self.model.latent_size or 0, "offset": {"min": -8.0, "max": 8.0},
+                       "scale": {"min": -8.0, "max": 8.0}},
+            "slot_fields": {
+                "transform": list(TRANSFORMS), "amount": {"min": 0.0, "max": 1.0},
+                "percent": {"min": 0.0, "max": 1.0}, "mode": list(MASK_MODES),
+                "seed": {"min": 0, "max": MAX_SEED}, "bypass": [0, 1]},
+            "transforms": {n: t.describe() for n, t in TRANSFORMS.items()},
+            "max_slots": self.max_slots,
+            "tensors": [t.name for t in self.tensors],
+        }
+
+    # -- internals --------------------------------------------------------------------------
+    def _parse(self, address: str) -> Address:
+        return addresses.parse(address, self._by_name, len(self.tensors), self.model.latent_size, self.max_slots)
+
+    def _apply(self, a: Address, value: object) -> object:
+        if a.kind == "global":
+            lo, hi, _, unit = GLOBALS[a.field]
+            number = coerce_number(value, a.field)
+            if not lo <= number <= hi:
+                raise ValueRangeError(f"{a.field} must be in range {lo:g}..{hi:g} ({unit}), got {number:g}")
+            if a.field == "bypass":
+                number = float(number >= 0.5)
+            self._globals[a.field] = number
+            self._publish_audio()
+            return number
+        if a.kind == "latent":
+            number = coerce_number(value, f"latent/{a.latent}/{a.field}")
+            if not -8.0 <= number <= 8.0:
+                raise ValueRangeError(f"latent/{a.latent}/{a.field} must be in range -8..8, got {number:g}")
+            (self._latent_scale if a.field == "scale" else self._latent_offset)[a.latent] = number
+            self._publish_audio()
+            return number
+        if a.kind == "reset_all":
+            self._mark_dirty(list(self._chains))
+            self._chains.clear()
+            return 1
+        if a.kind == "tensor_reset":
+            if self._chains.pop(a.tensor, None) is not None:
+                self._mark_dirty([a.tensor])
+            return 1
+        return self._apply_slot(a, value)
+
+    def _apply_slot(self, a: Address, value: object) -> object:
+        chain = self._chains.get(a.tensor, [])
+        existing = chain[a.slot] if a.slot < len(chain) else None
+        slot = existing.copy() if existing else Slot()
+        label = f"{self.tensors[a.tensor].name}/{a.slot}/"
+        stored = _set_slot_field(slot, a.field, value, label)
+        new_chain = list(chain)
+        while len(new_chain) < a.slot:
+            new_chain.append(placeholder_slot())
+        if a.slot < len(new_chain):
+            new_chain[a.slot] = slot
+        else:
+            new_chain.append(slot)
+        self._chains[a.tensor] = new_chain
+        self._mark_dirty([a.tensor])
+        return stored
+
+    def _mark_dirty(self, indices: list[int]) -> None:
+        if indices:
+            self._dirty.update(indices)
+            self._work.set()
+
+    def _publish_audio(self) -> None:
+        g = self._globals
+        scale = offset = None
+        if any(s != 1.0 for s in self._latent_scale) or any(o != 0.0 for o in self._latent_offset):
+            scale = torch.tensor(self._latent_scale, dtype=torch.float32).view(1, -1, 1)
+            offset = torch.tensor(self._latent_offset, dtype=torch.float32).view(1, -1, 1)
+        self.audio = AudioParams(
+            input_gain=db_to_gain(g["input/gain"]), output_gain=db_to_gain(g["output/gain"]),
+            mix=g["mix"], bypass=g["bypass"] >= 0.5, latent_scale=scale, latent_offset=offset)
+
+    def _emit(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a broken listener must not break the control path
+                log.exception("change listener %r failed on %s", listener, change.address)
+
+
+def _set_slot_field(slot: Slot, field: str, value: object, label: str) -> object:
+    if field == "transform":
+        slot.transform = get_transform(value).name
+        return slot.transform
+    if field == "mode":
+        if value not in MASK_MODES:
+            raise ValueRangeError(f"{label}mode must be one of {', '.join(MASK_MODES)}, got {value!r}")
+        slot.mode = value
+        return value
+    if field in ("amount", "percent"):
+        number = coerce_number(value, label + field)
+        if not 0.0 <= number <= 1.0:
+            raise ValueRangeError(f"{label}{field} must be in range 0..1, got {number:g}")
+        setattr(slot, field, number)
+        return number
+    if field == "seed":
+        number = coerce_number(value, label + field)
+        if number != math.floor(number) or not 0 <= number <= MAX_SEED:
+            raise ValueRangeError(f"{label}seed must be an integer in range 0..{MAX_SEED}, got {value!r}")
+        slot.seed = int(number)
+        return slot.seed
+    if field == "bypass":
+        slot.bypass = coerce_number(value, label + field) >= 0.5
+        return int(slot.bypass)
+    transform = get_transform(slot.transform)
+    try:
+        param = transform.param(field)
+    except ValueRangeError:
+        raise ValueRangeError(
+            f"{label}{field}: not a slot field ({', '.join(SLOT_FIELDS_TYPES)}) nor a parameter of "
+            f"{transform.name!r} ({', '.join(p.name for p in transform.params) or 'it has none'})") from None
+    stored = param.coerce(value, label)
+    slot.params.setdefault(transform.name, {})[field] = stored
+    return stored
