@@ -1,0 +1,90 @@
+"""Shared fixtures: genuine RAVE exports built by ../shared/tools/rave-fixtures, cached.
+
+The exports are built once per machine into $PERFORMER_FIXTURES (default
+~/.cache/performer/fixtures). Without the tool the tests that need them are skipped with the
+reason; CI sets PERFORMER_REQUIRE_FIXTURES=1 so a missing tool fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PERFORMER_SHARED", REPO.parent / "shared"))
+FIXTURE_TOOL = SHARED / "tools" / "rave-fixtures"
+FIXTURE_DIR = Path(os.environ.get("PERFORMER_FIXTURES", Path.home() / ".cache" / "performer" / "fixtures"))
+FIXTURE_VENV = Path(os.environ.get("RAVE_FIXTURES_VENV", Path.home() / ".cache" / "rave-fixtures-venv"))
+
+PRESETS = ("v2_small_c8", "v2_c16", "raspberry")
+# Exports beyond the presets: other architectures, non-streaming, stereo, nn-tilde 1.5.
+CUSTOM = {
+    "v1_c8": ["--config", "v1.gin", "--bind", "CAPACITY=8", "--streaming"],
+    "discrete_c8": ["--config", "discrete.gin", "--bind", "CAPACITY=8", "--streaming"],
+    "v2_small_c8_nonstream": ["--config", "v2_small.gin", "--bind", "CAPACITY=8"],
+    "v2_small_c8_stereo": ["--config", "v2_small.gin", "--bind", "CAPACITY=8", "--streaming", "--channels", "2"],
+    "v2_small_c8_nt15": ["--config", "v2_small.gin", "--bind", "CAPACITY=8", "--streaming"],
+}
+ALL_EXPORTS = PRESETS + tuple(CUSTOM)
+NN_TILDE_15 = "nn-tilde==1.5.6"
+
+
+def _unavailable(reason: str):
+    if os.environ.get("PERFORMER_REQUIRE_FIXTURES"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _build(name: str) -> Path:
+    out = FIXTURE_DIR / f"{name}.ts"
+    if out.exists() and out.stat().st_size > 0:
+        return out
+    if not FIXTURE_TOOL.exists():
+        _unavailable(f"genuine RAVE exports need {FIXTURE_TOOL} (check out shared/ beside this repository)")
+    FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if name in PRESETS:
+        cmd = [str(FIXTURE_TOOL), str(FIXTURE_DIR), name]
+    else:
+        if name.endswith("_nt15"):  # nn-tilde 1.5 exports: no get_sample_rate(), only `sr`
+            _build(PRESETS[0])  # makes sure the fixture venv exists
+            target = FIXTURE_DIR / "nn_tilde_15"
+            if not (target / "nn_tilde").exists():
+                subprocess.run([str(FIXTURE_VENV / "bin" / "pip"), "install", "-q", "--no-deps", "--target",
+                                str(target), NN_TILDE_15], check=True, capture_output=True)
+            env["PYTHONPATH"] = str(target)
+        cmd = [str(FIXTURE_TOOL), "--custom", str(out), "--", *CUSTOM[name]]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if result.returncode != 0 or not out.exists():
+        pytest.fail(f"building fixture {name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def rave_export():
+    """rave_export(name) -> path of a genuine export (built and cached on first use)."""
+    return _build
+
+
+@pytest.fixture(scope="session")
+def small_model_path(rave_export) -> Path:
+    return rave_export("v2_small_c8")
+
+
+@pytest.fixture
+def small_model(small_model_path):
+    """A fresh load per test: bends and caches never leak between tests."""
+    from performer.model import load_model
+
+    return load_model(small_model_path)
+
+
+def tone(seconds: float = 1.0, rate: int = 44100, freq: float = 220.0, channels: int = 1) -> np.ndarray:
+    """A test signal: a gliding tone with a swell, float32 [channels, frames]."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = 0.5 * np.sin(2 * np.pi * freq * t * (1 + 0.05 * np.sin(2 * np.pi * 1.5 * t))) * np.minimum(1.0, 4 * t)
+    return np.repeat(x[None].astype(np.float32), channels, axis=0)
