@@ -90,7 +90,8 @@ class TensorBank:
                 ranks, levels = self.masks.ranks(info.name, info.shape, slot.mode, slot.seed, info.channel_axis)
                 if threshold(slot.percent, levels) == 0:
                     continue
-                mask = self.masks.mask(info.name, info.shape, slot.mode, slot.seed, info.channel_axis, slot.percent)
+                mask = self.masks.mask(info.name, info.shape, slot.mode, slot.seed, info.channel_axis,
+                                       slot.percent, src.dtype)
             steps.append((slot, mask))
         if not steps:
             return src
@@ -102,8 +103,8 @@ class TensorBank:
                 get_transform(slot.transform).apply(src, dst, slot.current_params(), ctx, slot.seed)
                 if slot.amount != 1.0:
                     torch.lerp(src, dst, slot.amount, out=dst)
-                if mask is not None:
-                    torch.where(mask, dst, src, out=dst)
+                if mask is not None:  # 0/1 weights: unaffected elements get src back exactly
+                    torch.lerp(src, dst, mask, out=dst)
                 src = dst
         return result
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up Performer on Debian/Ubuntu from nothing; safe to run again (it only adds what is missing).
+#   ./setup.sh            system packages (sudo when not root), .venv, Performer + test tools
+set -euo pipefail
+cd "$(dirname "$0")"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup: Performer needs Python >= 3.11, found $(python3 --version)" >&2; exit 1; }
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# constraints.txt pins what we test with (torch 2.13.0 CPU: an unpinned torch pulls GBs of CUDA).
+pip_install() {
+  if ! .venv/bin/python -m pip install -q "$@" >.venv/pip.log 2>&1; then
+    grep -v "^WARNING: Location" .venv/pip.log >&2; echo "setup: pip install $* failed" >&2; exit 1
+  fi
+}
+pip_install --upgrade "pip>=23"
+pip_install -c constraints.txt -e ".[test]"
+.venv/bin/python -c "import performer, torch; print(f'setup: performer {performer.__version__}, torch {torch.__version__}')"
