@@ -54,6 +54,8 @@ class SafetyStage:
     def process(self, block: np.ndarray) -> tuple[np.ndarray, bool]:
         """Return the safe block (same shape, float32) and whether the guard fired."""
         n = block.shape[1]
+        if n == 0:
+            return np.zeros((self.channels, 0), dtype=np.float32), False
         if n % self.lookahead:
             raise ValueError(f"block length must be a multiple of {self.lookahead}, got {n}")
         guarded = not np.isfinite(block).all() or float(np.abs(block).max(initial=0.0)) > self.blowup

@@ -48,7 +48,9 @@ class TensorContext:
             n, generator=generator(self.name, seed, "permutation")))
 
     def alternating(self) -> torch.Tensor:
-        taps = self._shape[-1] if self._shape else 1
+        if not self._shape:  # a scalar has no taps: keep it as it is, and keep its shape
+            return torch.ones((), dtype=self._dtype)
+        taps = self._shape[-1]
         return self._cache.get(("alternating", self.name), lambda: (
             1.0 - 2.0 * (torch.arange(taps) % 2)).to(self._dtype))
 

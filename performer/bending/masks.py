@@ -6,7 +6,9 @@ adds elements (a sweep is smooth), and the same seed always gives the same mask.
 
 Modes:
 - ``spread``: evenly distributed over the flattened tensor at every percentage (a van der
-  Corput order, rotated by the seed), as the Pd Bender's "percentage of data points".
+  Corput order, rotated by the seed), as the Pd Bender's "percentage of data points". The
+  pattern is regular by design: the seed only shifts it (on a power-of-two size, 50 % is every
+  other element, and only two shifts differ).
 - ``random``: a seeded random order of elements.
 - ``channels``: whole output channels, in a seeded random order.
 """
@@ -78,19 +80,14 @@ class MaskBank:
         self._cache = cache
 
     def ranks(self, name: str, shape: tuple[int, ...], mode: str, seed: int, channel_axis: int) -> tuple[torch.Tensor, int]:
-        levels_box: list[int] = []
-
-        def draw() -> torch.Tensor:
-            ranks, levels = draw_ranks(name, shape, mode, seed, channel_axis)
-            levels_box.append(levels)
-            return ranks
-
-        ranks = self._cache.get(("ranks", name, mode, seed), draw)
-        levels = levels_box[0] if levels_box else self._levels(shape, mode, channel_axis)
-        return ranks, levels
+        ranks = self._cache.get(("ranks", name, mode, seed),
+                                lambda: draw_ranks(name, shape, mode, seed, channel_axis)[0])
+        return ranks, self._levels(shape, mode, channel_axis)
 
     @staticmethod
     def _levels(shape: tuple[int, ...], mode: str, channel_axis: int) -> int:
+        if 0 in shape:
+            return 0
         if mode == "channels":
             return shape[channel_axis] if shape else 1
         return int(np.prod(shape)) if shape else 1

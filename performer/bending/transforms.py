@@ -11,6 +11,7 @@ means a similar bend on any layer of any model (raw weight scales differ a hundr
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -67,7 +68,7 @@ def coerce_number(value: object, label: str) -> float:
     """A finite float from an int, float, bool or numeric string; a clear error otherwise."""
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):  # int, float and numpy scalars
         number = float(value)
     elif isinstance(value, str):
         try:

@@ -399,13 +399,7 @@ def test_empty_tensors(name, shape):
     assert out.shape == src.shape and out.dtype == src.dtype
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(
-        strict=True, reason="bug: sign_flip multiplies a 0-dim tensor by a shape-(1,) alternating "
-                            "tensor and torch resizes `out` to shape (1,)"))
-    if n == "sign_flip" else n
-    for n in sorted(TRANSFORMS)])
-@pytest.mark.filterwarnings("ignore:An output with one or more elements was resized")
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_scalar_tensor_keeps_its_shape(name):
     src = torch.tensor(0.4)
     out = torch.zeros(())
