@@ -89,8 +89,7 @@ class TensorBank:
                 continue
             mask = None
             if slot.percent < 1.0:
-                ranks, levels = self.masks.ranks(info.name, info.shape, slot.mode, slot.seed, info.channel_axis)
-                if threshold(slot.percent, levels) == 0:
+                if threshold(slot.percent, self.masks.levels(info.shape, slot.mode, info.channel_axis)) == 0:
                     continue
                 mask = self.masks.mask(info.name, info.shape, slot.mode, slot.seed, info.channel_axis,
                                        slot.percent, src.dtype)

@@ -82,10 +82,10 @@ class MaskBank:
     def ranks(self, name: str, shape: tuple[int, ...], mode: str, seed: int, channel_axis: int) -> tuple[torch.Tensor, int]:
         ranks = self._cache.get(("ranks", name, mode, seed),
                                 lambda: draw_ranks(name, shape, mode, seed, channel_axis)[0])
-        return ranks, self._levels(shape, mode, channel_axis)
+        return ranks, self.levels(shape, mode, channel_axis)
 
     @staticmethod
-    def _levels(shape: tuple[int, ...], mode: str, channel_axis: int) -> int:
+    def levels(shape: tuple[int, ...], mode: str, channel_axis: int) -> int:
         if 0 in shape:
             return 0
         if mode == "channels":
