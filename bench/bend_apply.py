@@ -72,7 +72,7 @@ def main() -> int:
         ("offset", "value", [0.5, 1.0, -0.5]),
         ("noise", "sigma", [0.5, 1.0, 2.0]),  # gaussian drawn once per seed, reused
         ("clamp", "limit", [0.5, 1.0, 2.0]),
-        ("invert", "amount", [1.0, 0.999]),
+        ("invert", "seed", [0, 1]),  # no parameter: a seed change makes it recompute
     ]
     for transform, field, values in cases:
         rig.set(f"{a}/transform", transform)
