@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from performer.audio.delay import model_delay
 from performer.audio.engine import BlockEngine, ChunkAdapter
 from performer.audio.files import check_writable, fit_channels, read_audio, resample, write_audio
 from performer.model.loader import NNModel
@@ -38,18 +39,22 @@ class RenderReport:
 
 def render_array(rig: Rig, audio: np.ndarray, seed: int | None = 0, block_size: int | None = None,
                  chunk: int = CHUNK, progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, BlockEngine]:
-    """Process ``audio`` [model channels, frames] at the model's rate; output aligned to input."""
-    engine = BlockEngine(rig, block_size=block_size)
+    """Process ``audio`` [model channels, frames] at the model's rate; output aligned to input,
+    the model's own delay included (the dry path is delayed to match it)."""
+    probe = BlockEngine(rig, block_size=block_size, compute_bends=False)  # validates the block size
+    delay = model_delay(rig.model, probe.block_size)
+    engine = BlockEngine(rig, block_size=block_size, dry_delay=delay)
     engine.reset(seed)
     adapter = ChunkAdapter(engine)
+    latency = adapter.latency + delay
     frames = audio.shape[1]
-    padded = np.concatenate([audio, np.zeros((audio.shape[0], adapter.latency), dtype=np.float32)], axis=1)
+    padded = np.concatenate([audio, np.zeros((audio.shape[0], latency), dtype=np.float32)], axis=1)
     pieces = []
     for start in range(0, padded.shape[1], chunk):
         pieces.append(adapter.process(padded[:, start:start + chunk]))
         if progress:
             progress(min(chunk, padded.shape[1] - start))
-    out = np.concatenate(pieces, axis=1)[:, adapter.latency:adapter.latency + frames]
+    out = np.concatenate(pieces, axis=1)[:, latency:latency + frames]
     return out, engine
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from performer.audio.delay import DelayLine
 from performer.audio.safety import SafetyStage
 from performer.rig import AudioParams, Rig
 
@@ -43,9 +44,11 @@ class EngineStats:
 
 class BlockEngine:
     def __init__(self, rig: Rig, block_size: int | None = None, ceiling_db: float = -1.0,
-                 compute_bends: bool = True, keep_timings: bool = False):
+                 compute_bends: bool = True, keep_timings: bool = False, dry_delay: int = 0):
         """``compute_bends``: compute dirty bends inline before each block (offline use). A live
-        engine leaves it False and a bend worker thread calls ``rig.compute_pending``."""
+        engine leaves it False and a bend worker thread calls ``rig.compute_pending``.
+        ``dry_delay``: samples the dry path is delayed to line up with the model's output
+        (see ``performer.audio.delay.model_delay``)."""
         self.rig = rig
         self.model = rig.model
         multiple = self.model.block_multiple
@@ -59,6 +62,7 @@ class BlockEngine:
         self.compute_bends = compute_bends
         self.keep_timings = keep_timings
         self.safety = SafetyStage(self.out_channels, self.model.sample_rate, ceiling_db=ceiling_db)
+        self.dry_delay = DelayLine(self.out_channels, dry_delay)
         self.stats = EngineStats()
         self._last = AudioParams()
         self._ramp = np.linspace(0.0, 1.0, self.block_size, endpoint=False, dtype=np.float32)
@@ -73,6 +77,7 @@ class BlockEngine:
         runs over the same input and bends are bitwise equal."""
         self.model.reset_caches()
         self.safety.reset()
+        self.dry_delay.reset()
         if seed is not None:
             torch.manual_seed(seed)
 
@@ -89,7 +94,7 @@ class BlockEngine:
         dry = block.astype(np.float32, copy=False)
         x = dry * self._ramped(last.input_gain, params.input_gain)
         wet = self._run_model(x, params) if not (params.bypass and last.bypass) else None
-        dry_out = self._match_channels(dry)
+        dry_out = self.dry_delay.process(self._match_channels(dry))
         if wet is None:
             out = dry_out.copy()
         else:
@@ -148,7 +153,8 @@ class BlockEngine:
 class ChunkAdapter:
     """Feeds chunks of any length through the block engine; output has the same length.
 
-    Output lags input by exactly ``latency`` samples (one block plus the engine's look-ahead),
+    Output lags input by exactly ``latency`` samples (one block plus the engine's look-ahead;
+    the model's own delay, matched by the dry delay, comes on top),
     so processing a signal in chunks of any sizes gives the same samples. For offline use and
     tests; the live path uses preallocated ring buffers instead.
     """

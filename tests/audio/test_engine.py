@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from performer.audio.delay import model_delay
 from performer.audio.engine import BlockEngine, ChunkAdapter, default_block_size
 from performer.model import load_model
 from performer.render import render_array
@@ -28,17 +29,19 @@ def test_render_equals_processing_in_odd_sized_chunks(rave_export, name):
     rig.set("#4/0/factor", 1.7)
     rendered, _ = render_array(rig, audio, seed=3)
 
-    engine = BlockEngine(rig)
+    delay = model_delay(model, BlockEngine(rig).block_size)
+    engine = BlockEngine(rig, dry_delay=delay)
     engine.reset(3)
     adapter = ChunkAdapter(engine)
+    latency = adapter.latency + delay
     sizes = [1, 7, 333, 1000, 4097, 129, 2048, 5]
-    padded = np.concatenate([audio, np.zeros((audio.shape[0], adapter.latency), np.float32)], axis=1)
+    padded = np.concatenate([audio, np.zeros((audio.shape[0], latency), np.float32)], axis=1)
     pieces, start, i = [], 0, 0
     while start < padded.shape[1]:
         size = sizes[i % len(sizes)]
         pieces.append(adapter.process(padded[:, start:start + size]))
         start, i = start + size, i + 1
-    chunked = np.concatenate(pieces, axis=1)[:, adapter.latency:adapter.latency + audio.shape[1]]
+    chunked = np.concatenate(pieces, axis=1)[:, latency:latency + audio.shape[1]]
     assert rendered.shape == chunked.shape == (model.out_channels, audio.shape[1])
     assert np.array_equal(rendered, chunked)
 
