@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     transforms = sub.add_parser("transforms", help="list transforms and their parameters")
     transforms.add_argument("--json", action="store_true")
+
+    from performer.live.cli_serve import add_parsers
+    add_parsers(sub, _bend)
     return parser
 
 
@@ -118,7 +121,18 @@ def cmd_transforms(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"layers": cmd_layers, "render": cmd_render, "transforms": cmd_transforms}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from performer.live.cli_serve import cmd_serve as serve
+    return serve(args)
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from performer.live.cli_serve import cmd_devices as devices
+    return devices(args)
+
+
+COMMANDS = {"layers": cmd_layers, "render": cmd_render, "transforms": cmd_transforms, "serve": cmd_serve,
+            "devices": cmd_devices}
 
 
 def main(argv: list[str] | None = None) -> int:

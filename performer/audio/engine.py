@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,7 @@ class EngineStats:
     last_model_ms: float = 0.0
     last_error: str = ""
     model_ms: list[float] = field(default_factory=list, repr=False)
+    recent_ms: deque = field(default_factory=lambda: deque(maxlen=512), repr=False)  # for telemetry
 
 
 class BlockEngine:
@@ -145,6 +147,7 @@ class BlockEngine:
             wet = np.zeros((self.out_channels, self.block_size), dtype=np.float32)
         elapsed = (time.perf_counter() - started) * 1000.0
         self.stats.last_model_ms = elapsed
+        self.stats.recent_ms.append(elapsed)
         if self.keep_timings:
             self.stats.model_ms.append(elapsed)
         return wet

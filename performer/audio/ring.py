@@ -22,7 +22,7 @@ class FrameRing:
     WRITTEN, READ = 0, 1
 
     def __init__(self, data: np.ndarray, counters: np.ndarray):
-        if data.ndim != 2 or data.dtype != np.float32:
+        if data.ndim != 2 or data.dtype != np.float32 or data.strides[0] < data.strides[1]:
             raise ValueError(f"ring data must be float32 [frames, channels], got {data.dtype} {data.shape}")
         self.data = data
         self.counters = counters
@@ -32,6 +32,11 @@ class FrameRing:
     @classmethod
     def allocate(cls, capacity: int, channels: int) -> "FrameRing":
         return cls(np.zeros((capacity, channels), dtype=np.float32), np.zeros(2, dtype=np.int64))
+
+    def with_channels(self, channels: int) -> "FrameRing":
+        """The same ring and counters, over its first ``channels`` columns (a device that
+        opened fewer channels than the ring holds)."""
+        return self if channels == self.channels else FrameRing(self.data[:, :channels], self.counters)
 
     @property
     def written(self) -> int:

@@ -6,7 +6,7 @@
   <tensor>/reset            clear that tensor's chain
   bends/reset               clear every chain
   latent/<i>/offset|scale   latent bends (encode, bend, decode)
-  mix, input/gain, output/gain, bypass
+  mix, input/gain, output/gain, bypass, record
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ GLOBALS: dict[str, tuple[float, float, float, str]] = {
     "input/gain": (-60.0, 24.0, 0.0, "dB"),
     "output/gain": (-60.0, 12.0, 0.0, "dB"),
     "bypass": (0.0, 1.0, 0.0, "0 model, 1 dry"),
+    "record": (0.0, 1.0, 0.0, "1 records to a WAV (live server)"),
 }
 RESET_ALL = "bends/reset"
 

@@ -73,6 +73,7 @@ class Rig:
         self._work = threading.Event()
         self._listeners: list[Callable[[Change], None]] = []
         self.audio = AudioParams()
+        self.telemetry = None  # the live server's Telemetry while one runs (status for UIs)
 
     # -- the one way in ---------------------------------------------------------------------
     def set(self, address: str, value: object, source: str = "api") -> object:
@@ -191,7 +192,7 @@ class Rig:
             number = coerce_number(value, a.field)
             if not lo <= number <= hi:
                 raise ValueRangeError(f"{a.field} must be in range {lo:g}..{hi:g} ({unit}), got {number:g}")
-            if a.field == "bypass":
+            if a.field in ("bypass", "record"):
                 number = float(number >= 0.5)
             self._globals[a.field] = number
             self._publish_audio()

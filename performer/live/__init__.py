@@ -1,0 +1,1 @@
+"""The live server: device I/O in a disposable child process, the model thread, recording."""

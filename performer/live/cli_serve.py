@@ -1,0 +1,148 @@
+"""``performer serve`` and ``performer devices``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from performer.errors import PerformerError
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.ts"
+
+
+def add_parsers(sub, bend_type) -> None:
+    serve = sub.add_parser(
+        "serve", help="run the live server: audio in, bent model, audio out",
+        description="Runs MODEL on an audio input in real time. Bends arrive through the Rig's addresses.")
+    serve.add_argument("model", nargs="?", default=None, help=f"an nn~ export (.ts); default: {DEFAULT_MODEL.name}")
+    serve.add_argument("-i", "--input", dest="input_device", metavar="DEVICE",
+                       help="input device: name (part of it) or index from `performer devices`")
+    serve.add_argument("-o", "--output", dest="output_device", metavar="DEVICE", help="output device: name or index")
+    serve.add_argument("--input-file", metavar="FILE", help="loop FILE as the input instead of a device (practice)")
+    serve.add_argument("--output-file", metavar="FILE", help="write the output to FILE (.wav) instead of a device")
+    serve.add_argument("--in-channels", type=int, help="device input channels (default: the model's)")
+    serve.add_argument("--out-channels", type=int, help="device output channels (default: 2, or the model's)")
+    serve.add_argument("--rate", type=int, help="device sample rate (default: the device's; resampled to the model's)")
+    serve.add_argument("--period", type=int, default=0, help="device buffer in frames (default 0: the device's own)")
+    serve.add_argument("--block", type=int, help="model block in samples (multiple of the model's ratio; default >= 2048)")
+    serve.add_argument("--headroom", type=float, metavar="MS",
+                       help="time the model gets per block beyond the block itself (default: 3x the measured time)")
+    serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
+    serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
+                       help="set an address at start, e.g. '#3/0/transform=invert'; repeatable")
+    serve.add_argument("--record-dir", type=Path, help="where `record` writes WAVs (default ~/Music/Performer)")
+    serve.add_argument("--record-input", action="store_true", help="`record` also writes the input")
+    serve.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (headless runs)")
+    serve.add_argument("--status-interval", type=float, default=5.0, metavar="S", help="status line every S s; 0: none")
+    serve.add_argument("--client-name", default="performer", help="JACK client name (default performer)")
+
+    devices = sub.add_parser("devices", help="list audio devices (JACK included when its server runs)")
+    devices.add_argument("--json", action="store_true")
+
+
+def _query_devices() -> list[dict]:
+    try:
+        import sounddevice as sd
+    except OSError as exc:
+        raise PerformerError(f"{exc}: install PortAudio (Debian: apt install libportaudio2)") from None
+    from performer.live.device_host import list_devices
+    return list_devices(sd)
+
+
+def format_devices(devices: list[dict]) -> str:
+    if not devices:
+        return "  (no audio devices found)"
+    return "\n".join(f"  {d['index']:>3}  {d['name']:<36} {d['hostapi']:<28} in {d['inputs']:>3}  out {d['outputs']:>3}  "
+                     f"{d['rate']:.0f} Hz" for d in devices)
+
+
+NO_DEVICE_HINT = (
+    "options: name a device with -i/-o (see `performer devices`); practise without one with "
+    "--input-file IN.wav and/or --output-file OUT.wav; or start JACK first "
+    "(e.g. `jackd -d alsa`, or `jackd --no-realtime -d dummy -r 48000 -p 256` for no hardware)")
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    devices = _query_devices()
+    if args.json:
+        print(json.dumps(devices, indent=1))
+    else:
+        print(format_devices(devices))
+        if not any(d["hostapi"].startswith("JACK") for d in devices):
+            print("(no JACK devices: JACK is listed only when its server runs before this command)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from performer.live.device_link import DeviceError
+    from performer.live.server import LiveServer, ServeOptions
+    from performer.model import load_model
+    from performer.rig import Rig
+
+    path = args.model or DEFAULT_MODEL
+    if args.model is None and not DEFAULT_MODEL.exists():
+        raise PerformerError(f"no model named and the default model {DEFAULT_MODEL} is missing; "
+                             f"name one: performer serve MODEL.ts")
+    model = load_model(path)
+    rig = Rig(model)
+    for address, value in args.bend:
+        rig.set(address, value, source="cli")
+
+    def report(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    options = ServeOptions(input_device=args.input_device, output_device=args.output_device,
+                           input_file=args.input_file, output_file=args.output_file, in_channels=args.in_channels,
+                           out_channels=args.out_channels, samplerate=args.rate, period=args.period, block=args.block,
+                           headroom_ms=args.headroom, threads=args.threads, record_input=args.record_input,
+                           client_name=args.client_name, report=report)
+    if args.record_dir:
+        options.record_dir = args.record_dir
+    if args.output_file:
+        from performer.audio.files import check_writable
+        check_writable(args.output_file)
+    server = LiveServer(rig, options)
+    try:
+        server.start()
+    except DeviceError as exc:
+        found = format_devices(exc.devices) if exc.devices else "  (no audio devices found)"
+        raise PerformerError(f"no usable audio device: {exc}\nfound:\n{found}\n{NO_DEVICE_HINT}") from None
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    info, lat = server.device_info, server.latency
+    eng = server.engine
+    print(f"model: {path} ({model.sample_rate} Hz, {model.in_channels} in / {model.out_channels} out, block "
+          f"{eng.block_size} = {1000 * eng.block_size / model.sample_rate:.1f} ms, model delay {eng.dry_delay.delay} samples)",
+          flush=True)
+    print(f"audio: {info['hostapi']}: {info['devices'].get('input', '-')} -> {info['devices'].get('output', '-')} "
+          f"at {lat.rate} Hz, period {lat.period}", flush=True)
+    print(f"latency: {lat.describe()}", flush=True)
+    print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)
+    started = time.monotonic()
+    next_status = started + args.status_interval if args.status_interval > 0 else float("inf")
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            if args.duration is not None and now - started >= args.duration:
+                break
+            if now >= next_status:
+                print(server.telemetry.status_line(), file=sys.stderr, flush=True)
+                next_status += args.status_interval
+            stop.wait(0.05)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        written = server.stop()
+    for written_path in written:
+        print(f"wrote {written_path}")
+    snapshot = server.telemetry.snapshot()
+    print(f"stopped after {snapshot['uptime_s']:.1f} s: {snapshot['blocks']} blocks, "
+          f"xruns {snapshot['xruns_after_warmup']}, late frames {snapshot['late_frames']}, "
+          f"guard {snapshot['guard_events']}, model errors {snapshot['model_errors']}")
+    return 0

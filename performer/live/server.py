@@ -1,0 +1,342 @@
+"""The live server: device process, model thread, bend worker, supervisor, recording.
+
+  device callback --input ring--> model thread (pipeline: resample, blocks, engine) --output ring--> device
+                                        ^ installs bent tensors between blocks
+  control threads -> Rig.set -> bend worker computes -> published for the model thread
+
+The output ring is primed with ``latency.ring_frames`` of silence, and output frame numbers are
+tied to input frame numbers, so latency is constant for the whole show, hiccups included.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from performer.audio.delay import model_delay
+from performer.audio.engine import BlockEngine, EngineStats
+from performer.audio.files import fit_channels, read_audio, resample
+from performer.live.clock import ClockHost
+from performer.live.device_link import DeviceConfig, DeviceError, DeviceLink
+from performer.live.inputs import LoopedFileInput, RingInput
+from performer.live.pipeline import LivePipeline
+from performer.live.recorder import Recorder
+from performer.live.shared import Layout, SharedAudio
+from performer.live.telemetry import Latency, Telemetry
+from performer.rig import Change, Rig
+
+log = logging.getLogger("performer.live")
+
+RING_CAPACITY = 1 << 18
+WARMUP_BLOCKS = 6
+MIN_HEADROOM_S = 0.005
+
+
+def default_record_dir() -> Path:
+    return Path.home() / "Music" / "Performer"
+
+
+@dataclass
+class ServeOptions:
+    input_device: int | str | None = None
+    output_device: int | str | None = None
+    input_file: str | Path | None = None
+    output_file: str | Path | None = None
+    in_channels: int | None = None
+    out_channels: int | None = None
+    samplerate: int | None = None
+    period: int = 0                  # device blocksize; 0 = the device's own (JACK: its period)
+    block: int | None = None         # model block size
+    headroom_ms: float | None = None  # None = from the measured model time
+    threads: int = 1
+    record_dir: Path = field(default_factory=default_record_dir)
+    record_input: bool = False
+    client_name: str = "performer"
+    seed: int = 0
+    retry_s: float = 2.0
+    stall_s: float = 2.0
+    report: Callable[[str], None] | None = None
+
+
+class LiveServer:
+    def __init__(self, rig: Rig, options: ServeOptions | None = None):
+        self.rig = rig
+        self.options = options or ServeOptions()
+        self.telemetry: Telemetry | None = None
+        self.latency: Latency | None = None
+        self.device_info = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        self._paused = threading.Event()
+        self._sinks: tuple[Recorder, ...] = ()
+        self._input_sinks: tuple[Recorder, ...] = ()
+        self._recorders: list[Recorder] = []
+        self._output_file: Recorder | None = None
+        self._record_lock = threading.Lock()
+        self.shared: SharedAudio | None = None
+        self.host = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> "LiveServer":
+        o, model = self.options, self.rig.model
+        torch.set_num_threads(o.threads)
+        probe = BlockEngine(self.rig, block_size=o.block, compute_bends=False)
+        self.engine = BlockEngine(self.rig, block_size=probe.block_size, compute_bends=False,
+                                  dry_delay=model_delay(model, probe.block_size))
+        warm_ms = self._warm_up()
+        source = None
+        if o.input_file is not None:
+            audio, rate = read_audio(o.input_file)
+            source = (fit_channels(audio, model.in_channels, what=str(o.input_file)), rate)
+
+        layout_in = o.in_channels or model.in_channels
+        layout_out = o.out_channels or max(2, model.out_channels)
+        if o.input_file is not None and o.output_file is not None:
+            rate = o.samplerate or model.sample_rate
+            layout = Layout(RING_CAPACITY, model.in_channels, model.out_channels)
+            self.shared = SharedAudio.create(layout)
+            self.host = ClockHost(self.shared, rate, o.period or 256)
+            dev_in, dev_out, period, device_latency = model.in_channels, model.out_channels, o.period or 256, (0.0, 0.0)
+            self.device_info = {"devices": {"input": str(o.input_file), "output": str(o.output_file)},
+                                "hostapi": "headless clock"}
+        else:
+            layout = Layout(RING_CAPACITY, layout_in, layout_out)
+            self.shared = SharedAudio.create(layout)
+            config = DeviceConfig(input_device=o.input_device, output_device=o.output_device,
+                                  use_input=o.input_file is None, use_output=o.output_file is None,
+                                  in_channels=layout_in, out_channels=layout_out, samplerate=o.samplerate,
+                                  blocksize=o.period, client_name=o.client_name)
+            self.host = DeviceLink(self.shared, config)
+            try:
+                opened = self.host.open()
+            except DeviceError:
+                self.shared.unlink()
+                raise
+            rate = opened.samplerate
+            dev_in = opened.in_channels or model.in_channels
+            dev_out = opened.out_channels or model.out_channels
+            period = opened.blocksize or max(64, round(max(opened.latency) * rate)) or 256
+            device_latency = opened.latency
+            self.device_info = {"devices": opened.devices, "hostapi": opened.hostapi}
+
+        self.rate = rate
+        self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out)
+        headroom_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_HEADROOM_S, 3 * warm_ms / 1000)
+        headroom = max(period, math.ceil(headroom_s * rate))
+        self.latency = Latency(rate=rate, block=self.pipeline.block_device_frames, headroom=headroom, period=period,
+                               signal=self.pipeline.signal_delay, device_in=float(device_latency[0]),
+                               device_out=float(device_latency[1]))
+        if self.latency.ring_frames + 4 * period > RING_CAPACITY // 2:
+            self.close()
+            raise DeviceError(f"latency of {self.latency.ring_frames} frames does not fit the audio rings; "
+                              f"use a smaller --block or --headroom")
+        self.telemetry = Telemetry(self.shared, self.engine, self.latency)
+        self.rig.telemetry = self.telemetry
+        if source is not None:
+            audio, file_rate = source
+            self.input = LoopedFileInput(resample(audio, file_rate, rate).T.copy(), self.shared, rate,
+                                         self.latency.ring_frames)
+        else:
+            self.input = RingInput(self.shared.input.with_channels(dev_in))
+        if o.output_file is not None:
+            self._output_file = Recorder(o.output_file, rate, dev_out)
+            self._output_file.start()
+            self._sinks = (self._output_file,)
+        self._prime()
+        self.rig.add_listener(self._on_change)
+        for target, name in ((self._model_loop, "model"), (self._bend_loop, "bends"), (self._supervise, "supervisor")):
+            thread = threading.Thread(target=target, name=f"performer-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.host.start()
+        self.telemetry.device_state = "running"
+        return self
+
+    def stop(self) -> list[Path]:
+        """Stop everything; returns the files written (output file, recordings)."""
+        self.rig.remove_listener(self._on_change) if self._on_change in self.rig._listeners else None
+        written = self._stop_recording()
+        self._stop.set()
+        if self.host is not None:
+            self.host.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+        if self._output_file is not None:
+            self._sinks = ()
+            path = self._output_file.stop()
+            written.extend([path] if path else [])
+            self._output_file = None
+        self.close()
+        if getattr(self.rig, "telemetry", None) is self.telemetry:
+            self.rig.telemetry = None
+        return written
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.unlink()
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- threads ------------------------------------------------------------------------------
+    def _warm_up(self) -> float:
+        """First calls of a TorchScript model are slow (profiling): pay that before the show, and
+        measure a block's time for the headroom."""
+        silence = np.zeros((self.engine.in_channels, self.engine.block_size), dtype=np.float32)
+        times = []
+        for _ in range(WARMUP_BLOCKS):
+            started = time.perf_counter()
+            self.engine.process_block(silence)
+            times.append((time.perf_counter() - started) * 1000)
+        self.engine.reset(self.options.seed)
+        self.engine.stats = EngineStats()
+        return float(np.max(times[2:]))
+
+    def _prime(self) -> None:
+        self.pipeline.reset()
+        self.shared.reset_counters(self.latency.ring_frames)
+        self._out_pos = self.latency.ring_frames
+        if isinstance(self.input, LoopedFileInput):
+            self.input.consumed = 0
+
+    def _model_loop(self) -> None:
+        rate, telemetry, engine = self.rate, self.telemetry, self.engine
+        while not self._stop.is_set():
+            if self._pause.is_set():
+                self._paused.set()
+                time.sleep(0.005)
+                continue
+            self._paused.clear()
+            try:
+                available, needed = self.input.available(), self.pipeline.frames_needed()
+                if available < needed:
+                    time.sleep(min(0.01, max(0.0005, (needed - available) / rate)))
+                    continue
+                frames, dropped = self.input.take()
+                if dropped:
+                    telemetry.input_dropped += dropped
+                    self._out_pos += dropped
+                installed = engine.stats.tensors_installed
+                out = self.pipeline.process(frames)
+                for sink in self._input_sinks:
+                    sink.push(frames)
+                if not out.shape[0]:
+                    continue
+                if engine.stats.tensors_installed != installed:
+                    queued = self._out_pos - self.shared.output.read
+                    telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
+                try:
+                    telemetry.late_written += self.shared.output.write_at(self._out_pos, out)
+                except OverflowError:  # the device stopped reading: drop, the supervisor handles it
+                    pass
+                self._out_pos += out.shape[0]
+                for sink in self._sinks:
+                    sink.push(out)
+            except Exception:  # the show goes on; the engine already counts model failures
+                log.exception("model thread iteration failed")
+                time.sleep(0.01)
+
+    def _bend_loop(self) -> None:
+        while not self._stop.is_set():
+            if self.rig.wait_for_work(0.1):
+                try:
+                    self.rig.compute_pending()
+                except Exception:
+                    log.exception("computing bends failed")
+
+    def _supervise(self) -> None:
+        o = self.options
+        while not self._stop.wait(0.1):
+            if isinstance(self.host, ClockHost):
+                continue
+            lost = self.host.poll_lost()
+            if lost is None and self.host.seconds_since_callback() > o.stall_s and self.shared.header[4] > 0:
+                lost = f"no audio callback for {o.stall_s:.0f} s (device stalled)"
+            if lost is None:
+                continue
+            self._report(f"audio device lost: {lost}; retrying every {o.retry_s:g} s (bends and state are kept)")
+            self.telemetry.device_state, self.telemetry.device_message = "lost", lost
+            self._pause.set()
+            self._paused.wait(5)
+            self.host.kill()
+            attempts = 0
+            while not self._stop.wait(o.retry_s):
+                attempts += 1
+                try:
+                    opened = self.host.open(timeout=10)
+                except DeviceError as exc:
+                    if attempts % 15 == 1:
+                        self._report(f"audio device still unavailable: {exc}")
+                    continue
+                if opened.samplerate != self.rate:
+                    self._report(f"the device came back at {opened.samplerate} Hz instead of {self.rate} Hz; "
+                                 f"restart performer to follow it")
+                    self.host.kill()
+                    continue
+                self.engine.reset()
+                self._prime()
+                self._paused.clear()
+                self._pause.clear()
+                self.host.start()
+                self.telemetry.device_restarts += 1
+                self.telemetry.device_state, self.telemetry.device_message = "running", ""
+                self._report(f"audio device back after {attempts * o.retry_s:.0f} s")
+                break
+
+    def _report(self, message: str) -> None:
+        (self.options.report or log.warning)(message)
+
+    # -- recording ----------------------------------------------------------------------------
+    def _on_change(self, change: Change) -> None:
+        if change.address != "record":
+            return
+        if change.value:
+            self._start_recording()
+        else:
+            for path in self._stop_recording():
+                self._report(f"recorded {path}")
+
+    def _start_recording(self) -> None:
+        with self._record_lock:
+            if self._recorders or self.telemetry is None:
+                return
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            directory = Path(self.options.record_dir)
+            output = Recorder(directory / f"performer-{stamp}.wav", self.rate, self.pipeline.device_out_channels)
+            output.start()
+            recorders = [output]
+            if self.options.record_input:
+                source = Recorder(directory / f"performer-{stamp}-input.wav", self.rate,
+                                  self.pipeline.device_in_channels)
+                source.start()
+                self._input_sinks = (source,)
+                recorders.append(source)
+            self._sinks = self._sinks + (output,)
+            self._recorders = recorders
+            self.telemetry.recording = output.path.name
+            self._report(f"recording to {output.path}")
+
+    def _stop_recording(self) -> list[Path]:
+        with self._record_lock:
+            recorders, self._recorders = self._recorders, []
+            if not recorders:
+                return []
+            self._sinks = tuple(s for s in self._sinks if s not in recorders)
+            self._input_sinks = ()
+            if self.telemetry is not None:
+                self.telemetry.recording = ""
+            return [p for p in (r.stop() for r in recorders) if p]

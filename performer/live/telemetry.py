@@ -1,0 +1,104 @@
+"""What the live server knows about itself, for the status line, the dashboard and benches.
+
+Counters are written by one thread each (device side in shared memory, model thread here) and
+read by anyone; ``snapshot`` is a plain dict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from performer.audio.engine import BlockEngine
+from performer.live.shared import (CALLBACKS, LATE_FRAMES, XRUNS, XRUNS_AFTER_WARMUP, SharedAudio)
+
+
+@dataclass
+class Latency:
+    """Device frames from input to output, and what they are made of."""
+
+    rate: int
+    block: int          # gathering one model block (in device frames)
+    headroom: int       # time the model thread has to compute a block
+    period: int         # one device period of slack
+    signal: float       # resamplers, the model's own delay, limiter look-ahead
+    device_in: float    # seconds, as the device reports them
+    device_out: float
+
+    @property
+    def ring_frames(self) -> int:
+        return self.block + self.headroom + self.period
+
+    @property
+    def internal_frames(self) -> float:
+        return self.ring_frames + self.signal
+
+    @property
+    def total_seconds(self) -> float:
+        return self.internal_frames / self.rate + self.device_in + self.device_out
+
+    def describe(self) -> str:
+        ms = 1000.0 / self.rate
+        return (f"{self.total_seconds * 1000:.1f} ms in to out: block {self.block * ms:.1f} + headroom "
+                f"{self.headroom * ms:.1f} + period {self.period * ms:.1f} + model/resampling "
+                f"{self.signal * ms:.1f} + device {1000 * (self.device_in + self.device_out):.1f}")
+
+
+@dataclass
+class Telemetry:
+    shared: SharedAudio
+    engine: BlockEngine
+    latency: Latency
+    device_state: str = "starting"
+    device_message: str = ""
+    device_restarts: int = 0
+    input_dropped: int = 0
+    late_written: int = 0
+    recording: str = ""
+    installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
+    started: float = field(default_factory=time.monotonic)
+
+    def note_install(self, heard_at: float) -> None:
+        """Model thread: a block with freshly installed tensors will be heard at ``heard_at``."""
+        self.installs.append(heard_at)
+
+    def snapshot(self) -> dict:
+        h, stats = self.shared.header, self.engine.stats
+        recent = np.array(stats.recent_ms, dtype=np.float64) if stats.recent_ms else np.zeros(1)
+        block_ms = 1000.0 * self.engine.block_size / self.engine.model.sample_rate
+        rate = self.latency.rate
+        return {
+            "state": self.device_state, "message": self.device_message,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "device_rate": rate, "model_rate": self.engine.model.sample_rate,
+            "block": self.engine.block_size, "block_ms": round(block_ms, 2),
+            "latency_ms": round(self.latency.total_seconds * 1000, 1),
+            "model_ms": {"last": round(float(stats.last_model_ms), 2), "mean": round(float(recent.mean()), 2),
+                         "p95": round(float(np.percentile(recent, 95)), 2), "max": round(float(recent.max()), 2)},
+            "realtime_factor": round(float(recent.mean()) / block_ms, 3),
+            "callbacks": int(h[CALLBACKS]), "xruns": int(h[XRUNS]), "xruns_after_warmup": int(h[XRUNS_AFTER_WARMUP]),
+            "late_frames": int(h[LATE_FRAMES]), "input_dropped": self.input_dropped,
+            "ring_fill": {"input": self.shared.input.unread(), "output": self.shared.output.unread(),
+                          "output_target": self.latency.ring_frames},
+            "blocks": stats.blocks, "guard_events": stats.guard_events, "model_errors": stats.model_errors,
+            "last_error": stats.last_error, "tensors_installed": stats.tensors_installed,
+            "device_restarts": self.device_restarts, "recording": self.recording,
+        }
+
+    def status_line(self) -> str:
+        s = self.snapshot()
+        fill = s["ring_fill"]
+        parts = [s["state"], f"model {s['model_ms']['mean']:.1f}/{s['model_ms']['max']:.1f} ms",
+                 f"RTF {s['realtime_factor']:.2f}", f"xruns {s['xruns_after_warmup']}",
+                 f"late {s['late_frames']}", f"out ring {100 * fill['output'] / max(1, fill['output_target']):.0f}%",
+                 f"guard {s['guard_events']}", f"errors {s['model_errors']}"]
+        if s["input_dropped"]:
+            parts.append(f"dropped {s['input_dropped']}")
+        if s["device_restarts"]:
+            parts.append(f"restarts {s['device_restarts']}")
+        if s["recording"]:
+            parts.append(f"REC {s['recording']}")
+        return " | ".join(parts)
