@@ -88,3 +88,24 @@ def tone(seconds: float = 1.0, rate: int = 44100, freq: float = 220.0, channels:
     t = np.arange(int(seconds * rate)) / rate
     x = 0.5 * np.sin(2 * np.pi * freq * t * (1 + 0.05 * np.sin(2 * np.pi * 1.5 * t))) * np.minimum(1.0, 4 * t)
     return np.repeat(x[None].astype(np.float32), channels, axis=0)
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A JACK dummy server at the fixtures' rate (44.1 kHz, period 256) for the whole session;
+    this process's JACK clients (and the device processes it starts) use it."""
+    from tests.jack_server import JackServer
+
+    missing = JackServer.available()
+    if missing:
+        _unavailable(f"real JACK streams: {missing}")
+    server = JackServer(rate=44100, period=256).start()
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
+    yield server
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

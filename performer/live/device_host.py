@@ -69,7 +69,9 @@ def main(argv: list[str]) -> int:
             info = sd.query_devices(_device(config["output_device"]), "output")
             config["out_channels"] = max(1, min(config["out_channels"], info["max_output_channels"]))
     except Exception as exc:  # unknown name, no default device, no device at all
-        emit("error", message=str(exc), devices=list_devices(sd))
+        devices = list_devices(sd)
+        message = str(exc) if devices else "no audio devices found (is the JACK server running?)"
+        emit("error", message=message, devices=devices)
         return ERROR_EXIT
     shared.input = shared.input.with_channels(config["in_channels"])
     shared.output = shared.output.with_channels(config["out_channels"])

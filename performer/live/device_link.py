@@ -112,7 +112,7 @@ class DeviceLink:
                 event = self._events.get_nowait()
             except queue.Empty:
                 break
-            if event.get("event") in ("lost", "exit", "error"):
+            if event.get("event") in ("lost", "exit", "error") and self.lost_message is None:
                 self.lost_message = event.get("message", "the device process ended")
         if self.lost_message is None and self._process is not None and self._process.poll() is not None:
             self.lost_message = f"the device process ended (exit code {self._process.returncode})"

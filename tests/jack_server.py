@@ -1,0 +1,72 @@
+"""A private JACK server with the dummy backend, started and stopped by the tests themselves.
+
+Recipe and gotchas: ../shared/research/feasibility_audio_midi.md. Streams must be closed before
+the server stops, or PortAudio hangs: the live server keeps its stream in a child process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+
+class JackServer:
+    def __init__(self, rate: int = 44100, period: int = 256, name: str | None = None, log_dir: Path | None = None):
+        self.rate, self.period = rate, period
+        self.name = name or f"pt-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.log_path = (log_dir or Path("/tmp")) / f"jackd-{self.name}.log"
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> str | None:
+        """None if jackd and PortAudio are here, else how to get them."""
+        if not shutil.which("jackd"):
+            return "needs jackd: apt install --no-install-recommends jackd2 libportaudio2 (./setup.sh does)"
+        try:
+            import jack  # noqa: F401  (JACK-Client, the test harness)
+        except (ImportError, OSError) as exc:
+            return f"needs JACK-Client and libjack ({exc}): pip install -e '.[test]'"
+        return None
+
+    def env(self) -> dict:
+        return {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1", "JACK_NO_AUDIO_RESERVATION": "1"}
+
+    def start(self) -> "JackServer":
+        env = dict(os.environ, **self.env())
+        log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jackd exited at start:\n{self.log_path.read_text()}")
+            probe = subprocess.run(["jack_wait", "-c", "-s", self.name], capture_output=True, text=True, env=env)
+            if "running" in probe.stdout and "not running" not in probe.stdout:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"jackd did not come up in 15 s:\n{self.log_path.read_text()}")
+
+    def ports(self) -> list[str]:
+        result = subprocess.run(["jack_lsp", "-s", self.name], capture_output=True, text=True,
+                                env=dict(os.environ, **self.env()))
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

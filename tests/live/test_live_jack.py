@@ -1,0 +1,222 @@
+"""The live server against a real JACK server (dummy backend) and genuine RAVE exports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from performer.live.server import LiveServer, ServeOptions
+from performer.model import load_model
+from performer.rig import Rig
+from tests.jack_server import JackServer
+
+pytestmark = [pytest.mark.fixtures, pytest.mark.jack]
+REPO = Path(__file__).resolve().parents[2]
+
+
+class JackProbe:
+    """A JACK client beside the server: plays a signal into performer:in_0, records performer:out_0."""
+
+    def __init__(self, server: JackServer, signal_out: np.ndarray, record_seconds: float):
+        import jack
+
+        self.client = jack.Client("tester", no_start_server=True, servername=server.name)
+        self.out = self.client.outports.register("out")
+        self.inp = self.client.inports.register("in")
+        self.signal = signal_out.astype(np.float32)
+        self.recorded = np.zeros(int(record_seconds * server.rate) + 8192, dtype=np.float32)
+        self.pos = 0
+        self.client.set_process_callback(self._process)
+
+    def _process(self, frames: int) -> None:
+        out, inp, pos = self.out.get_array(), self.inp.get_array(), self.pos
+        n = max(0, min(frames, self.signal.size - pos))
+        out[:n] = self.signal[pos:pos + n]
+        out[n:] = 0.0
+        m = max(0, min(frames, self.recorded.size - pos))
+        self.recorded[pos:pos + m] = inp[:m]
+        self.pos = pos + frames
+
+    def __enter__(self) -> "JackProbe":
+        self.client.activate()
+        self.client.connect("tester:out", "performer:in_0")
+        self.client.connect("performer:out_0", "tester:in")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def _serve(model_path, **options) -> LiveServer:
+    rig = Rig(load_model(model_path))
+    return LiveServer(rig, ServeOptions(**options))
+
+
+def test_impulses_arrive_with_constant_reported_latency(jack_server, small_model_path):
+    rate = jack_server.rate
+    spacing = rate // 2
+    impulses = np.zeros(6 * rate, dtype=np.float32)
+    starts = np.arange(rate, impulses.size - rate, spacing)
+    impulses[starts] = 0.5
+    server = _serve(small_model_path)
+    server.rig.set("bypass", 1)  # the dry path: an impulse stays an impulse (delayed like the wet)
+    with server, JackProbe(jack_server, impulses, 6.0) as tester:
+        time.sleep(6.5)
+    lags = []
+    for start in starts:
+        window = tester.recorded[start:start + spacing]
+        lags.append(int(np.argmax(np.abs(window))))
+        assert np.abs(window).max() > 0.3, "impulse did not come back"
+    assert len(set(lags)) == 1, f"latency not constant: {lags}"
+    internal = server.latency.internal_frames
+    # JACK adds at most one period each way between two clients, which PortAudio reports.
+    assert internal - 1 <= lags[0] <= internal + 2 * jack_server.period + 1, (lags[0], internal)
+    reported = server.latency.total_seconds * rate
+    assert abs(lags[0] - reported) <= jack_server.period + 1, (lags[0], reported)
+
+
+def test_bend_changes_output_at_a_block_boundary(jack_server, small_model_path, tmp_path):
+    server = _serve(small_model_path, record_dir=tmp_path)
+    rig = server.rig
+    rig.set("pqmf.inverse_conv.weight/0/transform", "ablate")  # the model's output is exactly 0
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(8 * jack_server.rate) / jack_server.rate)
+    with server, JackProbe(jack_server, tone, 8.0):
+        time.sleep(1.0)
+        rig.set("record", 1)
+        time.sleep(1.37)
+        rig.set("pqmf.inverse_conv.weight/0/bypass", 1)  # while streaming
+        time.sleep(1.5)
+        rig.set("record", 0)
+    recordings = sorted(tmp_path.glob("performer-*.wav"))
+    assert len(recordings) == 1
+    import soundfile as sf
+
+    out, rate = sf.read(recordings[0], dtype="float32", always_2d=True)
+    nonzero = np.flatnonzero(np.abs(out[:, 0]) > 0)
+    assert nonzero.size, "the bend never came off"
+    first = int(nonzero[0])
+    block = server.engine.block_size
+    assert first > block, "output was not silent before the change"
+    # recordings start on a block; the limiter's look-ahead shifts everything by its latency
+    assert (first - server.engine.latency) % block == 0, (first, block)
+    assert server.telemetry.snapshot()["tensors_installed"] >= 2
+
+
+def test_no_xruns_with_a_bend_every_10ms_for_20s(jack_server, small_model_path):
+    server = _serve(small_model_path)
+    rig = server.rig
+    rig.set("#30/0/transform", "scale")
+    stop = threading.Event()
+    changes = [0]
+
+    def knob():
+        while not stop.is_set():
+            rig.set("#30/0/factor", 0.5 + (changes[0] % 100) / 100, source="test")
+            changes[0] += 1
+            time.sleep(0.01)
+
+    with server, JackProbe(jack_server, np.zeros(1), 21.0):
+        worker = threading.Thread(target=knob)
+        worker.start()
+        time.sleep(20.0)
+        stop.set()
+        worker.join()
+        snap = server.telemetry.snapshot()
+    assert changes[0] > 1000
+    assert snap["xruns_after_warmup"] == 0, snap
+    assert snap["late_frames"] == 0, snap
+    assert snap["tensors_installed"] > 200, snap
+    assert snap["model_errors"] == 0 and snap["guard_events"] == 0
+
+
+def test_clean_shutdown_leaves_no_threads_ports_or_files(jack_server, small_model_path):
+    before = set(threading.enumerate())
+    server = _serve(small_model_path)
+    server.start()
+    assert any(p.startswith("performer:") for p in jack_server.ports())
+    shared_path = server.shared.path
+    assert shared_path.exists()
+    time.sleep(0.5)
+    server.stop()
+    time.sleep(0.3)
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not leftover, leftover
+    assert not [p for p in jack_server.ports() if p.startswith("performer:")]
+    assert not shared_path.exists()
+
+
+class ServeProcess:
+    """`performer serve` in a subprocess, its output collected by a thread."""
+
+    def __init__(self, model_path, env: dict, *extra: str):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "performer", "serve", str(model_path), "--status-interval", "1", *extra],
+            env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text:
+                return True
+            if self.process.poll() is not None:
+                self._reader.join(2)
+                return needle in self.text
+            time.sleep(0.05)
+        return False
+
+
+def test_jackd_killed_mid_stream_is_reported_retried_and_never_hangs(small_model_path, tmp_path):
+    missing = JackServer.available()
+    if missing:
+        pytest.skip(missing)
+    jackd = JackServer(rate=48000, period=256, log_dir=tmp_path).start()  # 48 kHz: resampled to the model's
+    serve = ServeProcess(small_model_path, jackd.env())
+    process = serve.process
+    try:
+        assert serve.wait_for("running; Ctrl-C stops", 60), serve.text
+        assert "at 48000 Hz" in serve.text
+        time.sleep(1.0)
+        jackd.kill()
+        assert serve.wait_for("audio device lost", 10), serve.text
+        assert process.poll() is None, "the server died with the device"
+        jackd = JackServer(rate=48000, period=256, name=jackd.name, log_dir=tmp_path).start()
+        assert serve.wait_for("audio device back", 20), serve.text
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0, serve.text
+        assert serve.wait_for("stopped after", 5), serve.text
+        assert "restarts 1" in serve.text
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        jackd.stop()
+
+
+def test_serve_without_any_device_says_so_and_suggests_options(small_model_path):
+    env = {"JACK_DEFAULT_SERVER": "performer-no-such-server", "JACK_NO_START_SERVER": "1"}
+    result = subprocess.run([sys.executable, "-m", "performer", "serve", str(small_model_path)],
+                            env=dict(os.environ, **env), capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 2
+    assert "no usable audio device" in result.stderr
+    assert "--input-file" in result.stderr and "JACK" in result.stderr
