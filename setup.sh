@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up Performer on Debian/Ubuntu from nothing; safe to run again (it only adds what is missing).
 #   ./setup.sh            system packages (sudo when not root), .venv, Performer + test tools
+#                         (python3-venv, libportaudio2, jackd2 when missing)
 set -euo pipefail
 cd "$(dirname "$0")"
 SUDO=""
@@ -9,9 +10,14 @@ SUDO=""
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+# Audio: PortAudio (with its JACK host API) and JACK itself (real streams without a sound card:
+# the tests start a dummy-backend server). --no-install-recommends keeps Qt and friends out.
+ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing+=(libportaudio2)
+command -v jackd >/dev/null || missing+=(jackd2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  echo "jackd2 jackd/tweak_rt_limits boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,0 +1,98 @@
+"""The live server with no device: file in, file out, paced by the software clock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from performer.live.server import LiveServer, ServeOptions
+from performer.rig import Rig
+from tests.conftest import tone
+
+pytestmark = pytest.mark.fixtures
+REPO = Path(__file__).resolve().parents[2]
+
+
+def impulses(rate: int, seconds: float, every: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    x = np.zeros(int(rate * seconds), dtype=np.float32)
+    at = np.arange(int(0.1 * rate), x.size - int(0.1 * rate), int(every * rate))
+    x[at] = 0.5
+    return x, at
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])  # 48 kHz: resampled both ways around the model
+def test_impulses_come_out_after_exactly_the_signal_delay(small_model, tmp_path, rate):
+    x, at = impulses(rate, 1.5)
+    sf.write(tmp_path / "in.wav", x, rate, subtype="FLOAT")
+    rig = Rig(small_model)
+    rig.set("bypass", 1)
+    server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav",
+                                          samplerate=rate))
+    with server:
+        time.sleep(1.6)
+        delay = server.pipeline.signal_delay
+    out, out_rate = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert out_rate == rate
+    found = [int(np.argmax(np.abs(out[i:i + rate // 8]))) + i for i in at if i + rate // 8 < out.size]
+    assert len(found) >= 3
+    for expected, got in zip(at, found):
+        assert abs(got - (expected + delay)) <= (0 if rate == 44100 else 1.0), (got, expected, delay)
+    if rate == 44100:
+        assert delay == server.engine.dry_delay.delay + server.engine.latency
+
+
+def test_record_address_writes_output_and_input_from_a_writer_thread(small_model, tmp_path):
+    sf.write(tmp_path / "in.wav", tone(1.0, 44100)[0], 44100)
+    rig = Rig(small_model)
+    server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav",
+                                          record_dir=tmp_path / "takes", record_input=True))
+    with server:
+        time.sleep(0.3)
+        rig.set("record", 1)
+        assert server.telemetry.snapshot()["recording"].startswith("performer-")
+        time.sleep(1.0)
+        assert list((tmp_path / "takes").glob("*.partial.wav"))  # in progress: never under the final name
+        rig.set("record", 0)
+    takes = sorted((tmp_path / "takes").glob("*.wav"), key=lambda p: p.name.endswith("-input.wav"))
+    assert [p.name.endswith("-input.wav") for p in takes] == [False, True]
+    output, rate = sf.read(takes[0])
+    assert rate == 44100 and 0.8 * rate < output.shape[0] < 1.3 * rate and np.abs(output).max() > 0
+    assert sf.info(takes[1]).frames > 0.8 * rate
+
+
+def test_telemetry_snapshot_reports_the_engine(small_model, tmp_path):
+    sf.write(tmp_path / "in.wav", tone(0.5, 44100)[0], 44100)
+    rig = Rig(small_model)
+    with LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "o.wav")) as server:
+        time.sleep(0.5)
+        assert rig.telemetry is server.telemetry
+        snap = server.telemetry.snapshot()
+        line = server.telemetry.status_line()
+    assert snap["state"] == "running" and snap["blocks"] > 0 and snap["model_ms"]["mean"] > 0
+    assert 0 < snap["realtime_factor"] < 1 and snap["latency_ms"] > 46
+    assert "RTF" in line and "xruns 0" in line
+    assert rig.telemetry is None
+
+
+def test_serve_headless_from_the_command_line(small_model_path, tmp_path):
+    sf.write(tmp_path / "in.wav", tone(0.5, 48000)[0], 48000)
+    result = subprocess.run(
+        [sys.executable, "-m", "performer", "serve", str(small_model_path), "--input-file", str(tmp_path / "in.wav"),
+         "--output-file", str(tmp_path / "out.wav"), "--rate", "48000", "--duration", "2",
+         "--bend", "#5/0/transform=invert"], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "latency:" in result.stdout and "wrote" in result.stdout
+    info = sf.info(tmp_path / "out.wav")
+    assert info.samplerate == 48000 and 1.5 < info.duration < 2.5
+
+
+def test_serve_refuses_a_bad_bend_before_opening_anything(small_model_path, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "performer", "serve", str(small_model_path), "--bend", "nope/0/x=1"],
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 2 and "no tensor named 'nope'" in result.stderr
