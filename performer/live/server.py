@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ log = logging.getLogger("performer.live")
 
 RING_CAPACITY = 1 << 18
 WARMUP_BLOCKS = 6
-MIN_HEADROOM_S = 0.005
+MIN_HEADROOM_S = 0.010
+GIL_SWITCH_S = 0.0005  # Python's default 5 ms GIL hand-over would eat the model thread's headroom
 
 
 def default_record_dir() -> Path:
@@ -90,6 +92,7 @@ class LiveServer:
     def start(self) -> "LiveServer":
         o, model = self.options, self.rig.model
         torch.set_num_threads(o.threads)
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
         probe = BlockEngine(self.rig, block_size=o.block, compute_bends=False)
         self.engine = BlockEngine(self.rig, block_size=probe.block_size, compute_bends=False,
                                   dry_delay=model_delay(model, probe.block_size))
@@ -251,12 +254,17 @@ class LiveServer:
                 time.sleep(0.01)
 
     def _bend_loop(self) -> None:
+        """Compute changed bends as they come, at most once per eighth of a model block: a flood
+        of knob moves (1000/s) then costs a few computes per block, always of the latest values,
+        instead of starving the model thread of CPU on two cores."""
+        spacing = self.engine.block_size / self.engine.model.sample_rate / 8
         while not self._stop.is_set():
             if self.rig.wait_for_work(0.1):
                 try:
                     self.rig.compute_pending()
                 except Exception:
                     log.exception("computing bends failed")
+                self._stop.wait(spacing)
 
     def _supervise(self) -> None:
         o = self.options
