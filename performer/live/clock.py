@@ -19,9 +19,6 @@ class ClockHost:
         self._thread: threading.Thread | None = None
         self.lost_message = None
 
-    def open(self):
-        return None
-
     def start(self) -> None:
         self.shared.header[GO] = 1
         self.shared.header[STOP] = 0

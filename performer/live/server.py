@@ -31,7 +31,7 @@ from performer.live.device_link import DeviceConfig, DeviceError, DeviceLink
 from performer.live.inputs import LoopedFileInput, RingInput
 from performer.live.pipeline import LivePipeline
 from performer.live.recorder import Recorder
-from performer.live.shared import Layout, SharedAudio
+from performer.live.shared import CALLBACKS, Layout, SharedAudio
 from performer.live.telemetry import Latency, Telemetry
 from performer.rig import Change, Rig
 
@@ -167,7 +167,8 @@ class LiveServer:
 
     def stop(self) -> list[Path]:
         """Stop everything; returns the files written (output file, recordings)."""
-        self.rig.remove_listener(self._on_change) if self._on_change in self.rig._listeners else None
+        if self._threads:  # started: the listener was added
+            self.rig.remove_listener(self._on_change)
         written = self._stop_recording()
         self._stop.set()
         if self.host is not None:
@@ -272,7 +273,7 @@ class LiveServer:
             if isinstance(self.host, ClockHost):
                 continue
             lost = self.host.poll_lost()
-            if lost is None and self.host.seconds_since_callback() > o.stall_s and self.shared.header[4] > 0:
+            if lost is None and self.host.seconds_since_callback() > o.stall_s and self.shared.header[CALLBACKS] > 0:
                 lost = f"no audio callback for {o.stall_s:.0f} s (device stalled)"
             if lost is None:
                 continue
