@@ -7,6 +7,7 @@ the server stops, or PortAudio hangs: the live server keeps its stream in a chil
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -56,6 +57,24 @@ class JackServer:
         result = subprocess.run(["jack_lsp", "-s", self.name], capture_output=True, text=True,
                                 env=dict(os.environ, **self.env()))
         return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    def log_mark(self) -> int:
+        """A position in jackd's log; `xruns_since` reads what it wrote after it."""
+        return self.log_path.stat().st_size
+
+    def xruns_since(self, mark: int) -> dict[str, int]:
+        """Whom jackd blamed for each xrun since `mark`: a client's name, or "driver" when its own
+        timer woke late (the dummy backend without realtime priority on a busy machine)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(mark)
+            text = log.read().decode(errors="replace")
+        blame: dict[str, int] = {}
+        for line in text.splitlines():
+            client = re.search(r"XRun: client =? ?(\S+) (?:was not finished|finished after)", line)
+            who = client.group(1) if client else ("driver" if "JackTimedDriver::Process XRun" in line else None)
+            if who:
+                blame[who] = blame.get(who, 0) + 1
+        return blame
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

@@ -121,7 +121,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"{eng.block_size} = {1000 * eng.block_size / model.sample_rate:.1f} ms, model delay {eng.dry_delay.delay} samples)",
           flush=True)
     print(f"audio: {info['hostapi']}: {info['devices'].get('input', '-')} -> {info['devices'].get('output', '-')} "
-          f"at {lat.rate} Hz, period {lat.period}", flush=True)
+          f"at {lat.rate} Hz, period {lat.period}"
+          + (f", audio thread {info['priority']}" if "priority" in info else ""), flush=True)
     print(f"latency: {lat.describe()}", flush=True)
     print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)
     started = time.monotonic()

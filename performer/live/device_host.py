@@ -40,6 +40,17 @@ def set_jack_client_name(name: str) -> None:
         pass  # no PortAudio or no JACK support in it: sounddevice reports the real problem
 
 
+def raise_priority(nice: int = -10) -> str:
+    """Favour this process over the model's compute: the audio thread PortAudio (or libjack)
+    creates next inherits the calling thread's nice value. Needs root or an rtprio/nice limit
+    (the jackd2 package's audio group); otherwise nothing changes and we say so."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        return f"nice {nice}"
+    except (PermissionError, OSError):
+        return "normal"
+
+
 def list_devices(sd) -> list[dict]:
     apis = sd.query_hostapis()
     return [{"index": i, "name": d["name"], "hostapi": apis[d["hostapi"]]["name"],
@@ -76,6 +87,7 @@ def main(argv: list[str]) -> int:
     shared.input = shared.input.with_channels(config["in_channels"])
     shared.output = shared.output.with_channels(config["out_channels"])
     core = CallbackCore(shared, device_input=use_in, device_output=use_out)
+    priority = raise_priority()
 
     def duplex(indata, outdata, frames, _time, status):
         core(indata, outdata, frames, bool(status))
@@ -114,7 +126,7 @@ def main(argv: list[str]) -> int:
                  "output": sd.query_devices(stream.device[1])["name"]}
     emit("opened", samplerate=int(stream.samplerate), blocksize=int(stream.blocksize), latency=list(latency),
          in_channels=config["in_channels"] if use_in else 0, out_channels=config["out_channels"] if use_out else 0,
-         devices=names, hostapi=sd.query_hostapis(sd.query_devices(stream.device[0] if use_in and use_out
+         devices=names, priority=priority, hostapi=sd.query_hostapis(sd.query_devices(stream.device[0] if use_in and use_out
                                                                     else stream.device)["hostapi"])["name"])
     parent = os.getppid()
     while not shared.header[GO]:
@@ -133,6 +145,9 @@ def main(argv: list[str]) -> int:
             os._exit(LOST_EXIT)
     stream.stop()
     stream.close()
+    # The server is alive, so PortAudio can close its JACK client properly; skipping this (the
+    # os._exit below) would drop the connection mid-cycle and JACK flags an xrun to every client.
+    sd._terminate()
     emit("stopped")
     return 0
 

@@ -54,6 +54,7 @@ class OpenedDevice:
     out_channels: int = 0
     devices: dict = field(default_factory=dict)
     hostapi: str = ""
+    priority: str = "normal"  # the audio thread's scheduling, as the device process got it
 
 
 class DeviceLink:
@@ -96,7 +97,7 @@ class DeviceLink:
                 return OpenedDevice(samplerate=event["samplerate"], blocksize=event["blocksize"],
                                     latency=tuple(event["latency"]), in_channels=event.get("in_channels", 0),
                                     out_channels=event.get("out_channels", 0), devices=event.get("devices", {}),
-                                    hostapi=event.get("hostapi", ""))
+                                    hostapi=event.get("hostapi", ""), priority=event.get("priority", "normal"))
             if event.get("event") in ("error", "exit"):
                 self.kill()
                 raise DeviceError(event.get("message", "the device process failed"), event.get("devices"))

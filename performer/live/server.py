@@ -130,7 +130,7 @@ class LiveServer:
             dev_out = opened.out_channels or model.out_channels
             period = opened.blocksize or max(64, round(max(opened.latency) * rate)) or 256
             device_latency = opened.latency
-            self.device_info = {"devices": opened.devices, "hostapi": opened.hostapi}
+            self.device_info = {"devices": opened.devices, "hostapi": opened.hostapi, "priority": opened.priority}
 
         self.rate = rate
         self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out)
