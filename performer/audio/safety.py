@@ -4,8 +4,7 @@ Bent models scream. This stage guarantees that nothing non-finite and nothing ab
 ceiling leaves the engine, whatever the model does.
 
 Runs on the model thread, once per block (not in the device callback). Its state is
-preallocated; per block it does a few vectorised numpy passes and a Python loop over
-sub-blocks (64 iterations for 2048 samples).
+small; per block it does a few vectorised numpy passes (about 60 us for 2048 samples).
 """
 
 from __future__ import annotations
@@ -35,8 +34,9 @@ class SafetyStage:
         self.blowup = blowup
         self.lookahead = lookahead
         pole = math.exp(-2.0 * math.pi * dc_cutoff_hz / sample_rate)
-        self._dc_b = np.array([1.0, -1.0])
-        self._dc_a = np.array([1.0, -pole])
+        self._dc_b = np.array([1.0, -1.0], dtype=np.float32)
+        self._dc_a = np.array([1.0, -pole], dtype=np.float32)
+        self._ramp = np.arange(lookahead) / lookahead
         self._release = math.exp(-lookahead / (release_s * sample_rate))
         self.guard_events = 0
         self.reset()
@@ -46,7 +46,7 @@ class SafetyStage:
         return self.lookahead
 
     def reset(self) -> None:
-        self._dc_state = np.zeros((self.channels, 1))
+        self._dc_state = np.zeros((self.channels, 1), dtype=np.float32)
         self._delay = np.zeros((self.channels, self.lookahead), dtype=np.float32)
         self._gain = 1.0  # limiter gain at the start of the next block
         self._next_target = 1.0  # target of the delayed samples waiting in _delay
@@ -58,32 +58,52 @@ class SafetyStage:
             return np.zeros((self.channels, 0), dtype=np.float32), False
         if n % self.lookahead:
             raise ValueError(f"block length must be a multiple of {self.lookahead}, got {n}")
-        guarded = not np.isfinite(block).all() or float(np.abs(block).max(initial=0.0)) > self.blowup
+        block = block.astype(np.float32, copy=False)
+        peak = float(np.abs(block).max())
+        guarded = not peak <= self.blowup  # NaN compares false, inf is above: one pass for both
         if guarded:
             self.guard_events += 1
-            block = np.zeros_like(block, dtype=np.float32)
+            block = np.zeros_like(block)
             self._dc_state[:] = 0.0
+        # float32 coefficients and state keep lfilter in float32 (no conversions either way)
         filtered, self._dc_state = lfilter(self._dc_b, self._dc_a, block, axis=1, zi=self._dc_state)
-        return self._limit(filtered.astype(np.float32, copy=False)), guarded
+        return self._limit(filtered), guarded
 
     def _limit(self, x: np.ndarray) -> np.ndarray:
         size, n = self.lookahead, x.shape[1]
-        delayed = np.concatenate([self._delay, x[:, : n - size]], axis=1)
-        self._delay = x[:, n - size:].copy()
-        # Peaks per sub-block of the delayed signal, plus the sub-block still waiting (look-ahead).
-        peaks = np.abs(np.concatenate([delayed, self._delay], axis=1)).reshape(self.channels, -1, size).max(axis=(0, 2))
-        targets = np.minimum(1.0, self.ceiling / np.maximum(peaks, 1e-12))
-        targets[0] = min(targets[0], self._next_target)
         subs = n // size
-        bounds = np.empty(subs + 1)
-        bounds[0] = self._gain
-        for j in range(subs):
-            released = 1.0 - (1.0 - bounds[j]) * self._release
-            bounds[j + 1] = min(released, targets[j], targets[j + 1])
-        self._gain, self._next_target = bounds[-1], targets[-1]
+        # [samples waiting from the last block | this block]: the first n are output now, the
+        # last sub-block waits (the look-ahead).
+        joined = np.empty((self.channels, n + size), dtype=np.float32)
+        joined[:, :size] = self._delay
+        joined[:, size:] = x
+        self._delay = joined[:, n:].copy()
+        peaks = np.abs(joined).reshape(self.channels, subs + 1, size).max(axis=(0, 2))
+        targets = np.minimum(1.0, self.ceiling / np.maximum(peaks.astype(np.float64), 1e-12))
+        targets[0] = min(targets[0], self._next_target)
+        bounds = self._gain_bounds(np.minimum(targets[:-1], targets[1:]))
+        self._gain, self._next_target = float(bounds[-1]), float(targets[-1])
         # Linear ramps between boundaries: each ramp stays under its sub-block's target.
-        ramp = np.arange(size) / size
-        gains = (bounds[:-1, None] + (bounds[1:] - bounds[:-1])[:, None] * ramp).reshape(-1)
-        out = delayed * gains.astype(np.float32)
+        gains = (bounds[:-1, None] + (bounds[1:] - bounds[:-1])[:, None] * self._ramp).astype(np.float32)
+        out = joined[:, :n] * gains.reshape(-1)
         np.clip(out, -self.ceiling, self.ceiling, out=out)
         return out
+
+    def _gain_bounds(self, limits: np.ndarray) -> np.ndarray:
+        """Gain at each sub-block boundary: bound[j+1] = min(release from bound[j], limits[j]).
+
+        With u = 1 - gain the recursion is u[j+1] = max(u[j] * r, 1 - limits[j]); scaled by
+        r**-j it becomes a running maximum, computed in one numpy pass instead of a Python loop.
+        """
+        subs, r = limits.size, self._release
+        if subs * -math.log(r) > 30.0:  # r**-subs would lose precision: step through instead
+            bounds = np.empty(subs + 1)
+            bounds[0] = self._gain
+            for j in range(subs):
+                bounds[j + 1] = min(1.0 - (1.0 - bounds[j]) * r, limits[j])
+            return bounds
+        powers = r ** np.arange(subs + 1, dtype=np.float64)
+        scaled = np.empty(subs + 1)
+        scaled[0] = 1.0 - self._gain
+        scaled[1:] = (1.0 - limits) / powers[1:]
+        return 1.0 - np.maximum.accumulate(scaled) * powers

@@ -31,7 +31,8 @@ def add_parsers(sub, bend_type) -> None:
     serve.add_argument("--period", type=int, default=0, help="device buffer in frames (default 0: the device's own)")
     serve.add_argument("--block", type=int, help="model block in samples (multiple of the model's ratio; default >= 2048)")
     serve.add_argument("--headroom", type=float, metavar="MS",
-                       help="time the model gets per block beyond the block itself (default: 3x the measured time)")
+                       help="time the model thread gets per block, rounded up to whole periods; less is lower latency, "
+                            "too little drops blocks (default: 3x the measured block time, at least 15 ms)")
     serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
     serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
                        help="set an address at start, e.g. '#3/0/transform=invert'; repeatable")

@@ -41,8 +41,8 @@ def set_jack_client_name(name: str) -> None:
 
 
 def raise_priority(nice: int = -10) -> str:
-    """Favour this process over the model's compute: the audio thread PortAudio (or libjack)
-    creates next inherits the calling thread's nice value. Needs root or an rtprio/nice limit
+    """Favour this process over the model's compute: threads PortAudio (or libjack) create later
+    inherit the calling thread's nice value. Needs root or an rtprio/nice limit
     (the jackd2 package's audio group); otherwise nothing changes and we say so."""
     try:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
@@ -64,6 +64,7 @@ def _device(value):
 
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
+    priority = raise_priority()  # first: PortAudio's JACK client starts its audio thread at import
     set_jack_client_name(config.get("client_name", "performer"))
     try:
         import sounddevice as sd
@@ -87,7 +88,6 @@ def main(argv: list[str]) -> int:
     shared.input = shared.input.with_channels(config["in_channels"])
     shared.output = shared.output.with_channels(config["out_channels"])
     core = CallbackCore(shared, device_input=use_in, device_output=use_out)
-    priority = raise_priority()
 
     def duplex(indata, outdata, frames, _time, status):
         core(indata, outdata, frames, bool(status))

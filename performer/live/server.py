@@ -10,6 +10,7 @@ tied to input frame numbers, so latency is constant for the whole show, hiccups 
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import sys
@@ -39,8 +40,8 @@ log = logging.getLogger("performer.live")
 
 RING_CAPACITY = 1 << 18
 WARMUP_BLOCKS = 6
-MIN_HEADROOM_S = 0.010
-GIL_SWITCH_S = 0.0005  # Python's default 5 ms GIL hand-over would eat the model thread's headroom
+MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
+GIL_SWITCH_S = 0.0005  # Python's default 5 ms GIL hand-over would eat the model thread's window
 
 
 def default_record_dir() -> Path:
@@ -76,6 +77,7 @@ class LiveServer:
         self.telemetry: Telemetry | None = None
         self.latency: Latency | None = None
         self.device_info = None
+        self._froze = False
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._pause = threading.Event()
@@ -134,8 +136,9 @@ class LiveServer:
 
         self.rate = rate
         self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out)
-        headroom_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_HEADROOM_S, 3 * warm_ms / 1000)
-        headroom = max(period, math.ceil(headroom_s * rate))
+        window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
+        window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
+        headroom = window - period
         self.latency = Latency(rate=rate, block=self.pipeline.block_device_frames, headroom=headroom, period=period,
                                signal=self.pipeline.signal_delay, device_in=float(device_latency[0]),
                                device_out=float(device_latency[1]))
@@ -157,6 +160,12 @@ class LiveServer:
             self._sinks = (self._output_file,)
         self._prime()
         self.rig.add_listener(self._on_change)
+        # A full collection walks every object (the model's included: ~100 ms here) holding the
+        # GIL, which stalls the model thread past its compute window. Freeze what exists now; later
+        # collections walk only what the show allocates.
+        gc.collect()
+        gc.freeze()
+        self._froze = True
         for target, name in ((self._model_loop, "model"), (self._bend_loop, "bends"), (self._supervise, "supervisor")):
             thread = threading.Thread(target=target, name=f"performer-{name}", daemon=True)
             thread.start()
@@ -182,6 +191,9 @@ class LiveServer:
             written.extend([path] if path else [])
             self._output_file = None
         self.close()
+        if self._froze:
+            gc.unfreeze()
+            self._froze = False
         if getattr(self.rig, "telemetry", None) is self.telemetry:
             self.rig.telemetry = None
         return written

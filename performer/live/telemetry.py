@@ -22,15 +22,23 @@ class Latency:
 
     rate: int
     block: int          # gathering one model block (in device frames)
-    headroom: int       # time the model thread has to compute a block
-    period: int         # one device period of slack
+    headroom: int       # frames the output waits beyond the block, so the model can compute it
+    period: int         # the device's callback size
     signal: float       # resamplers, the model's own delay, limiter look-ahead
     device_in: float    # seconds, as the device reports them
     device_out: float
 
     @property
     def ring_frames(self) -> int:
-        return self.block + self.headroom + self.period
+        """Output frame = input frame + this (the output ring is primed with it)."""
+        return self.block + self.headroom
+
+    @property
+    def compute_window(self) -> int:
+        """Frames of time between a block's last input callback and the callback that first
+        plays its output: the model thread's budget per block (headroom is one period less,
+        because a callback delivers input and takes output in the same period)."""
+        return self.headroom + self.period
 
     @property
     def internal_frames(self) -> float:
@@ -43,8 +51,9 @@ class Latency:
     def describe(self) -> str:
         ms = 1000.0 / self.rate
         return (f"{self.total_seconds * 1000:.1f} ms in to out: block {self.block * ms:.1f} + headroom "
-                f"{self.headroom * ms:.1f} + period {self.period * ms:.1f} + model/resampling "
-                f"{self.signal * ms:.1f} + device {1000 * (self.device_in + self.device_out):.1f}")
+                f"{self.headroom * ms:.1f} + model/resampling {self.signal * ms:.1f} + device "
+                f"{1000 * (self.device_in + self.device_out):.1f}; the model has {self.compute_window * ms:.1f} ms "
+                f"per block")
 
 
 @dataclass

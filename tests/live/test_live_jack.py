@@ -139,7 +139,7 @@ def test_no_xruns_with_a_bend_every_10ms_for_20s(jack_server, small_model_path):
     # and JACK then flags an xrun to every client; that is the machine, not a dropout of ours.)
     assert blame.get("performer", 0) == 0, (blame, snap)
     assert snap["xruns_after_warmup"] <= sum(blame.values()), (blame, snap)
-    assert snap["late_frames"] == 0, snap
+    assert snap["late_frames"] == 0, (blame, snap)
     assert snap["tensors_installed"] > 200, snap
     assert snap["model_errors"] == 0 and snap["guard_events"] == 0
 
