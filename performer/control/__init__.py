@@ -1,0 +1,1 @@
+"""Control surfaces: MIDI and OSC into Rig.set, feedback back out."""
