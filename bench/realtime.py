@@ -94,12 +94,14 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
 
     with server:
         time.sleep(1.0)
+        mark = jack.log_mark()
         worker = threading.Thread(target=flood)
         worker.start()
         time.sleep(soak_s)
         stop.set()
         worker.join()
         soak = server.telemetry.snapshot()
+        blame = jack.xruns_since(mark)  # whom jackd blamed: "performer" would be ours
         # knob-to-sound, one change at a time
         heard = []
         for i in range(40):
@@ -118,7 +120,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
     device_out_ms = 1e3 * latency.device_out
     return {
         "largest_conv": conv.name, "changes": changes[0], "changes_per_s": round(changes[0] / soak_s),
-        "xruns_after_warmup": soak["xruns_after_warmup"], "late_frames": soak["late_frames"],
+        "xruns_after_warmup": soak["xruns_after_warmup"], "xrun_blame": blame, "late_frames": soak["late_frames"],
         "model_ms_mean": soak["model_ms"]["mean"], "model_ms_p95": soak["model_ms"]["p95"],
         "model_ms_max": soak["model_ms"]["max"], "tensors_installed": soak["tensors_installed"],
         "latency_ms": round(latency.total_seconds * 1e3, 1),
@@ -154,7 +156,7 @@ def main() -> None:
                 k = lv["knob_to_sound_ms"]
                 print(f"{name:<14} block {o['block']}: bare {o['bare_ms']:.2f} ms, engine {o['engine_ms']:.2f} ms, "
                       f"overhead {100 * o['overhead']:+.1f} % | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
-                      f"xruns {lv['xruns_after_warmup']}, late frames {lv['late_frames']}, model p95 "
+                      f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
                       f"{lv['model_ms_p95']:.1f} ms | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms | knob-to-sound "
                       f"median {k['median']} p95 {k['p95']} max {k['max']} ms (target {k['target']}; + device "
                       f"{k['device_out']} ms)", flush=True)
