@@ -7,10 +7,13 @@
   bends/reset               clear every chain
   latent/<i>/offset|scale   latent bends (encode, bend, decode)
   mix, input/gain, output/gain, bypass, record
+  select/tensor|next|prev   which tensor a bank of knobs edits (value: index or name | steps)
+  selected[+k]/<slot>/<field>  the selected tensor (or the k-th after it), resolved at set time
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from performer.errors import AddressError
@@ -26,11 +29,13 @@ GLOBALS: dict[str, tuple[float, float, float, str]] = {
     "record": (0.0, 1.0, 0.0, "1 records to a WAV (live server)"),
 }
 RESET_ALL = "bends/reset"
+SELECT = ("select/tensor", "select/next", "select/prev")
+SELECTED = re.compile(r"^selected(?:\+(\d+))?(/.*)$")
 
 
 @dataclass(frozen=True)
 class Address:
-    kind: str  # slot | tensor_reset | reset_all | latent | global
+    kind: str  # slot | tensor_reset | reset_all | latent | global | select
     tensor: int | None = None
     slot: int | None = None
     field: str | None = None
@@ -55,6 +60,8 @@ def parse(address: object, tensor_index: dict[str, int], tensor_count: int, late
         return Address("global", field=address)
     if address == RESET_ALL:
         return Address("reset_all")
+    if address in SELECT:
+        return Address("select", field=address.split("/")[1])
     parts = address.split("/")
     if parts[0] == "latent":
         if latent_size is None:

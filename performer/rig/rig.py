@@ -68,6 +68,7 @@ class Rig:
         self._latent_scale = [1.0] * latent
         self._latent_offset = [0.0] * latent
         self._globals = {name: spec[2] for name, spec in GLOBALS.items()}
+        self._selected = 0  # the tensor a bank of knobs edits (select/..., selected/...)
         self._lock = threading.RLock()
         self._compute_lock = threading.Lock()
         self._work = threading.Event()
@@ -91,6 +92,8 @@ class Rig:
         with self._lock:
             if parsed.kind == "global":
                 return self._globals[parsed.field]
+            if parsed.kind == "select":
+                return self._selected
             if parsed.kind == "latent":
                 values = self._latent_scale if parsed.field == "scale" else self._latent_offset
                 return values[parsed.latent]
@@ -153,11 +156,14 @@ class Rig:
                             for i, chain in sorted(self._chains.items()) if chain},
                 "latent": {"scale": list(self._latent_scale), "offset": list(self._latent_offset)},
                 "globals": dict(self._globals),
+                "selected": self._selected,
             }
 
     def canonical(self, parsed: Address) -> str:
         if parsed.kind == "global":
             return parsed.field
+        if parsed.kind == "select":
+            return "select/tensor"  # next/prev report where the selection landed
         if parsed.kind == "reset_all":
             return addresses.RESET_ALL
         if parsed.kind == "latent":
@@ -178,12 +184,18 @@ class Rig:
                 "percent": {"min": 0.0, "max": 1.0}, "mode": list(MASK_MODES),
                 "seed": {"min": 0, "max": MAX_SEED}, "bypass": [0, 1]},
             "transforms": {n: t.describe() for n, t in TRANSFORMS.items()},
+            "select": {"tensor": "index or name", "next": "steps (0 = stay)", "prev": "steps (0 = stay)",
+                       "selected": "selected[+k]/<slot>/<field> edits the selected tensor or the k-th after it"},
             "max_slots": self.max_slots,
             "tensors": [t.name for t in self.tensors],
         }
 
     # -- internals --------------------------------------------------------------------------
     def _parse(self, address: str) -> Address:
+        selected = addresses.SELECTED.match(address) if isinstance(address, str) else None
+        if selected:  # a bank address: the selected tensor, or the k-th after it (wrapping)
+            offset = int(selected.group(1) or 0)
+            address = f"#{(self._selected + offset) % len(self.tensors)}{selected.group(2)}"
         return addresses.parse(address, self._by_name, len(self.tensors), self.model.latent_size, self.max_slots)
 
     def _apply(self, a: Address, value: object) -> object:
@@ -204,6 +216,8 @@ class Rig:
             (self._latent_scale if a.field == "scale" else self._latent_offset)[a.latent] = number
             self._publish_audio()
             return number
+        if a.kind == "select":
+            return self._select(a.field, value)
         if a.kind == "reset_all":
             self._mark_dirty(list(self._chains))
             self._chains.clear()
@@ -213,6 +227,24 @@ class Rig:
                 self._mark_dirty([a.tensor])
             return 1
         return self._apply_slot(a, value)
+
+    def _select(self, how: str, value: object) -> int:
+        count = len(self.tensors)
+        if how == "tensor":
+            if isinstance(value, str) and not value.lstrip("-").isdigit():
+                self._selected = addresses.parse(f"{value}/reset", self._by_name, count, None, 1).tensor
+                return self._selected
+            index = coerce_number(value, "select/tensor")
+            if index != int(index) or not 0 <= index < count:
+                raise ValueRangeError(f"select/tensor must be a tensor name or a position 0..{count - 1}, got {value!r}")
+            self._selected = int(index)
+            return self._selected
+        steps = coerce_number(value, f"select/{how}")
+        if steps < 0 or steps != int(steps):
+            raise ValueRangeError(f"select/{how} takes a whole number of tensors to move (0 = stay), got {value!r}")
+        sign = 1 if how == "next" else -1
+        self._selected = (self._selected + sign * int(steps)) % count  # 0 (a button's release) stays
+        return self._selected
 
     def _apply_slot(self, a: Address, value: object) -> object:
         chain = self._chains.get(a.tensor, [])

@@ -182,3 +182,32 @@ def test_describe_addresses_lists_ranges(rig):
     assert spec["globals"]["mix"]["max"] == 1.0
     assert "scale" in spec["transforms"] and spec["latent"]["size"] == 8
     assert len(spec["tensors"]) == len(rig.tensors)
+
+
+def test_bank_selection_reaches_every_tensor_from_a_few_knobs(rig):
+
+    count = len(rig.tensors)
+    changes = []
+    rig.add_listener(changes.append)
+    assert rig.get("select/tensor") == 0
+    rig.set("selected/0/transform", "scale")
+    rig.set("selected+1/0/amount", 0.5)
+    assert rig.chain(0)[0].transform == "scale" and rig.chain(1)[0].amount == 0.5
+    assert rig.set("select/next", 8) == 8
+    rig.set("selected/0/transform", "invert")
+    assert rig.chain(8)[0].transform == "invert"
+    assert changes[-1].address == f"{rig.tensors[8].name}/0/transform"  # canonical: the concrete tensor
+    assert rig.set("select/next", 0) == 8  # a button's release moves nothing
+    assert rig.set("select/prev", 9) == count - 1  # wraps
+    rig.set("selected+1/0/transform", "scale")
+    assert rig.chain(0)[0].transform == "scale"
+    assert rig.set("select/tensor", rig.tensors[5].name) == 5
+    assert rig.set("select/tensor", 3) == 3
+    assert rig.state()["selected"] == 3
+    assert [c.address for c in changes if c.source == "api"][-1] == "select/tensor"
+    for bad in (count, -1, 1.5, "no.such.tensor"):
+        with pytest.raises((ValueRangeError, AddressError)):
+            rig.set("select/tensor", bad)
+    with pytest.raises(ValueRangeError):
+        rig.set("select/next", -2)
+    assert rig.get("select/tensor") == 3  # failed sets change nothing
