@@ -108,6 +108,13 @@ class Rig:
                 return slot.current_params()[parsed.field]
             return None
 
+    def resolve(self, address: str) -> str:
+        """The canonical address ``address`` stands for now (bank addresses follow the selection);
+        raises AddressError like ``set``."""
+        parsed = self._parse(address)
+        with self._lock:
+            return self.canonical(parsed)
+
     def add_listener(self, listener: Callable[[Change], None]) -> None:
         self._listeners.append(listener)
 

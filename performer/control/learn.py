@@ -1,0 +1,130 @@
+"""MIDI learn: bind the next control moved to an address, and keep it in the user's mapping file.
+
+The kind of control is read from its traffic during a short window after the first message:
+CC n (0..31) together with CC n+32 is a 14-bit pair; a CC whose values stay around 0/127 or
+around 64 in small steps is an endless encoder (Ableton's "detect" idea); NRPN/RPN, notes
+(learned as toggles, as Ableton does), pitch bend, pressure and program change are what they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from performer.control.mapping import SCHEMA_VERSION, ControlMapping, Mapping, Match, load_mapping
+from performer.control.midi import ControlEvent
+
+LEARN_WINDOW_S = 0.3
+DEFAULT_USER_MAPPING = Path.home() / ".config" / "performer" / "mappings" / "learned.toml"
+
+
+def _relative_encoding(values: list[int]) -> str | None:
+    """An endless encoder's encoding from its values, or None if it looks like an absolute knob.
+
+    Absolute knobs sweep through neighbouring values; encoders repeat a few small steps around
+    their zero. Turned one way, twos_complement sends 1.. or ..127 and binary_offset 65.. or ..63.
+    (A signed-bit encoder turned right looks like twos_complement; pick it by hand if so.)
+    """
+    if len(values) < 3 or len(set(values)) > 3:
+        return None
+    if all(v != 64 and abs(v - 64) <= 8 for v in values):
+        return "binary_offset"
+    if all(1 <= v <= 8 or 120 <= v <= 127 for v in values):
+        return "twos_complement"
+    return None
+
+
+def detect_control(events: list[tuple[str, ControlEvent]], address: str) -> tuple[str, ControlMapping] | None:
+    """The (port, control) learned from the events of one learn window, or None."""
+    if not events:
+        return None
+    port, first = events[0]
+    same = [e for p, e in events if p == port and e.channel == first.channel]
+    if first.kind == "cc":
+        numbers = {e.number for e in same if e.kind == "cc"}
+        low = min(numbers)
+        if low < 32 and low + 32 in numbers:
+            return port, ControlMapping(Match("cc14", first.channel, low), address)
+        if first.number >= 32 and first.number - 32 in numbers:
+            return port, ControlMapping(Match("cc14", first.channel, first.number - 32), address)
+        values = [e.value for e in same if e.kind == "cc" and e.number == first.number]
+        encoding = _relative_encoding(values)
+        if encoding:
+            return port, ControlMapping(Match("cc", first.channel, first.number), address, mode="relative",
+                                        encoding=encoding)
+        return port, ControlMapping(Match("cc", first.channel, first.number), address)
+    if first.kind == "note":
+        return port, ControlMapping(Match("note", first.channel, first.number), address, button="toggle")
+    if first.kind in ("nrpn", "rpn"):
+        relative = any(e.delta is not None for e in same)
+        return port, ControlMapping(Match(first.kind, first.channel, first.number), address,
+                                    mode="relative" if relative else "absolute")
+    if first.kind == "cc14":
+        return port, ControlMapping(Match("cc14", first.channel, first.number), address)
+    if first.kind in ("pitchbend", "pressure", "program"):
+        return port, ControlMapping(Match(first.kind, first.channel), address)
+    return None
+
+
+def save_learned(path: Path, control: ControlMapping) -> Mapping:
+    """Add ``control`` to the user's mapping file (replacing any control on the same message),
+    written atomically; returns the mapping as saved."""
+    path = Path(path)
+    if path.exists():
+        mapping = load_mapping(path)
+    else:
+        mapping = Mapping(name="Learned", path=path, description="controls bound with MIDI learn")
+    mapping.controls = [c for c in mapping.controls if c.match != control.match] + [control]
+    text = to_toml(mapping)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    mapping.path = path
+    return mapping
+
+
+def to_toml(mapping: Mapping) -> str:
+    """A mapping as TOML in the documented format (only non-default options are written)."""
+    q = json.dumps  # JSON strings are valid TOML basic strings for our content
+    lines = [f"schema_version = {SCHEMA_VERSION}", f"name = {q(mapping.name)}"]
+    for key in ("author", "description", "device"):
+        if getattr(mapping, key):
+            lines.append(f"{key} = {q(getattr(mapping, key))}")
+    defaults = ControlMapping(Match("cc", 1, 0), "")
+    for control in mapping.controls:
+        lines += ["", "[[controls]]", f"match = {_match(control.match)}", f"address = {q(control.address)}"]
+        for key in ("min", "max", "curve", "invert", "step", "takeover", "mode", "encoding", "acceleration",
+                    "button", "velocity", "label"):
+            value = getattr(control, key)
+            if value != getattr(defaults, key):
+                lines.append(f"{key} = {_value(value)}")
+    for output in mapping.outputs:
+        lines += ["", "[[outputs]]", f"address = {q(output.address)}", f"send = {_match(output.send)}"]
+        for key in ("min", "max", "curve", "invert", "label"):
+            value = getattr(output, key)
+            if value != {"min": 0.0, "max": 1.0, "curve": "linear", "invert": False, "label": ""}[key]:
+                lines.append(f"{key} = {_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _match(match: Match) -> str:
+    number = f", number = {match.number}" if match.number is not None else ""
+    return f'{{ type = "{match.type}", channel = {match.channel}{number} }}'
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(float(value))
