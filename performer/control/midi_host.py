@@ -1,11 +1,14 @@
 """The MIDI process: opens MIDI ports with python-rtmidi and relays their bytes, nothing else.
 
-Why a process of its own: python-rtmidi runs its Python callback in the MIDI system's thread
-(JACK's process thread) holding the GIL. In the server that thread would wait on the model's
-Python work, overrun its JACK cycle and lose or corrupt messages (feasibility_audio_midi.md,
-gotcha 4). Here the callback only appends to a deque and the main loop turns the deque into lines
-every millisecond. A dead JACK server is reported and this process leaves with ``os._exit``;
-the server starts another.
+Why a process of its own, and why polling: a python-rtmidi callback runs in the MIDI system's
+thread (JACK's process thread) and must take the GIL for every message. Whenever another thread
+holds the GIL, that thread waits, overruns its JACK cycle, and the sender's next cycle overwrites
+the buffer it is still reading: messages arrive as copies of others (feasibility_audio_midi.md,
+gotcha 4). Even here, with a tiny deque-appending callback, a main loop writing lines corrupted
+10-60 % of a 1000-message burst. So no Python runs in the MIDI thread at all: RtMidi queues
+messages in C++ (a lock-free ring, QUEUE_SIZE deep) and the main loop polls the queues every
+millisecond. A dead JACK server is reported and this process leaves with ``os._exit``; the server
+starts another.
 
 Protocol. argv[1] is a JSON config: ``client_name``, ``api`` ("jack", "alsa" or null: from
 MIDO_BACKEND, else ALSA then JACK), ``inputs`` and ``outputs`` (case-insensitive parts of the
@@ -27,16 +30,13 @@ import os
 import select
 import sys
 import time
-from collections import deque
-from collections.abc import Callable
-
 import rtmidi
 
 VIRTUAL_PORT = "Performer"
-DRAIN_S = 0.001  # how often the deque becomes lines: the latency this process adds
+DRAIN_S = 0.001  # how often the queues become lines: the latency this process adds
 RESCAN_S = 0.5  # port list polling: a replugged controller is back within a second
-BATCH = 256  # lines per write: os.write releases the GIL, so the callback never waits long on us
-SWITCH_INTERVAL_S = 0.0005  # bound the callback's wait for the GIL (default 5 ms ~ a JACK period)
+BATCH = 256  # lines per write
+QUEUE_SIZE = 16384  # RtMidi's queue per input (python-rtmidi's default, 1024, is one dense burst)
 LOST_EXIT = 3
 ERROR_EXIT = 2
 APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
@@ -44,7 +44,7 @@ HOW_TO_GET_MIDI = ("Start a JACK server (jackd, or PipeWire's JACK) and set "
                    "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK, or use ALSA MIDI "
                    "(MIDO_BACKEND=mido.backends.rtmidi/LINUX_ALSA) where the ALSA sequencer /dev/snd/seq exists.")
 
-Pending = deque  # of (port id, monotonic ns, list of bytes), appended by the MIDI thread
+Message = tuple[int, int, list[int]]  # (port id, monotonic ns, bytes)
 
 
 def emit(event: str, **fields) -> None:
@@ -52,15 +52,17 @@ def emit(event: str, **fields) -> None:
     sys.stdout.flush()
 
 
-def make_callback(pending: Pending) -> Callable[[tuple[list[int], float], int], None]:
-    append, clock = pending.append, time.monotonic_ns
-
-    def on_midi(event: tuple[list[int], float], port_id: int) -> None:
-        """Realtime: runs in the MIDI system's thread (JACK's process thread) holding the GIL.
-        A clock read and one deque append (atomic under the GIL): no parsing, no lock, no I/O."""
-        append((port_id, clock(), event[0]))
-
-    return on_midi
+def stamp(port_id: int, queued: list[tuple[list[int], float]], now: int, floor: int) -> list[Message]:
+    """Times for messages polled at ``now``: RtMidi gives each one's seconds since the previous
+    one on its port, so the last gets ``now`` (at most a poll late) and the others keep their
+    spacing; never earlier than the port's previous message (``floor``)."""
+    stamped: list[Message] = []
+    t = now
+    for data, delta in reversed(queued):
+        stamped.append((port_id, max(t, floor), data))
+        t -= int(delta * 1e9)
+    stamped.reverse()
+    return stamped
 
 
 def apis_to_try(requested: str | None, backend: str | None) -> list[str]:
@@ -107,13 +109,14 @@ class MidiPorts:
     """Our virtual ``Performer`` input and output, plus one RtMidi object per matched controller port.
 
     RtMidi opens one port per object (under JACK, one client per object), so each controller
-    input gets its own MidiIn and the callback learns the port from its id.
+    input gets its own MidiIn, polled under its port id.
     """
 
-    def __init__(self, api: str, client: str, inputs: list[str], outputs: list[str], pending: Pending):
+    def __init__(self, api: str, client: str, inputs: list[str], outputs: list[str]):
         self.api, self.rtapi, self.client = api, APIS[api], client
         self.patterns = {"in": inputs, "out": outputs}
-        self.callback = make_callback(pending)
+        self.last_ns: dict[int, int] = {}  # per port id: the newest time given out
+        self.leftover: list[Message] = []  # polled from ports closed since the last poll
         self.vin: rtmidi.MidiIn | None = None
         self.vout: rtmidi.MidiOut | None = None
         self.virtual_in = self.virtual_out = ""
@@ -122,18 +125,37 @@ class MidiPorts:
         self._next_id = 1
 
     def open_virtual(self) -> None:
-        self.vin = self._new_input(f"{self.client}", 0)
+        self.vin = self._new_input(f"{self.client}")
         self.vin.open_virtual_port(VIRTUAL_PORT)
         self.vout = rtmidi.MidiOut(self.rtapi, name=f"{self.client}-out")
         self.vout.open_virtual_port(VIRTUAL_PORT)
         self.virtual_in = own_name(self.vout.get_ports(), self.client, VIRTUAL_PORT)
         self.virtual_out = own_name(self.vin.get_ports(), f"{self.client}-out", VIRTUAL_PORT)
 
-    def _new_input(self, client: str, port_id: int) -> rtmidi.MidiIn:
-        handle = rtmidi.MidiIn(self.rtapi, name=client)
+    def _new_input(self, client: str) -> rtmidi.MidiIn:
+        handle = rtmidi.MidiIn(self.rtapi, name=client, queue_size_limit=QUEUE_SIZE)
         handle.ignore_types(sysex=False, timing=False, active_sense=True)  # as mido does
-        handle.set_callback(self.callback, port_id)
         return handle
+
+    def _read(self, port_id: int, handle: rtmidi.MidiIn, now: int) -> list[Message]:
+        queued = []
+        while (item := handle.get_message()) is not None:
+            queued.append(item)
+        if not queued:
+            return []
+        stamped = stamp(port_id, queued, now, self.last_ns.get(port_id, 0))
+        self.last_ns[port_id] = stamped[-1][1]
+        return stamped
+
+    def poll(self) -> list[Message]:
+        """Every message queued since the last poll, in time order."""
+        now = time.monotonic_ns()
+        batch, self.leftover = self.leftover, []
+        for port_id, handle in [(0, self.vin), *self.inputs.values()]:
+            batch += self._read(port_id, handle, now)
+        if len(batch) > 1 and len({m[0] for m in batch}) > 1:
+            batch.sort(key=lambda m: m[1])  # stable: a port's own order stays
+        return batch
 
     def _wanted(self, name: str, direction: str) -> bool:
         # Never our own ports: all our clients' names start with ours.
@@ -145,6 +167,7 @@ class MidiPorts:
         sources, destinations = set(self.vin.get_ports()), set(self.vout.get_ports())
         for name in [n for n in self.inputs if n not in sources]:
             port_id, handle = self.inputs.pop(name)
+            self.leftover += self._read(port_id, handle, time.monotonic_ns())  # sent before its `gone`
             close_quietly(handle)
             events.append({"event": "gone", "direction": "in", "port": name, "id": port_id})
         for name in [n for n in self.outputs if n not in destinations]:
@@ -164,7 +187,7 @@ class MidiPorts:
         port_id, handle = self._next_id, None
         self._next_id += 1
         try:
-            handle = self._new_input(f"{self.client}-in", port_id)
+            handle = self._new_input(f"{self.client}-in")
             handle.open_port(handle.get_ports().index(name), local_port_name(name))  # listed just now: no race
         except (ValueError, rtmidi.RtMidiError, OSError):  # gone again meanwhile: the next scan sees it
             close_quietly(handle)
@@ -254,14 +277,14 @@ class JackWatch:
         self._client = None
 
 
-def open_ports(config: dict, pending: Pending) -> MidiPorts | None:
+def open_ports(config: dict) -> MidiPorts | None:
     errors = []
     for api in apis_to_try(config.get("api"), os.environ.get("MIDO_BACKEND")):
         if api not in APIS:
             errors.append(f"unknown MIDI API {api!r} (use jack or alsa)")
             continue
         ports = MidiPorts(api, config.get("client_name") or "performer-midi", list(config.get("inputs") or []),
-                          list(config.get("outputs") or []), pending)
+                          list(config.get("outputs") or []))
         try:
             ports.open_virtual()
             return ports
@@ -288,19 +311,14 @@ def parse_command(line: bytes) -> tuple[list[int], str | None]:
     return data, pattern
 
 
-def drain(pending: Pending) -> int:
-    """Write every pending message as a line; flushed per batch, never per message."""
-    written = 0
-    popleft, out = pending.popleft, sys.stdout
-    while pending:
-        lines = []
-        for _ in range(min(len(pending), BATCH)):
-            port_id, ns, data = popleft()
-            lines.append(f"{port_id} {ns} {bytes(data).hex()}\n")
-        out.write("".join(lines))
-        out.flush()
-        written += len(lines)
-    return written
+def drain(ports: MidiPorts) -> int:
+    """Write every queued message as a line; flushed per batch, never per message."""
+    messages = ports.poll()
+    for start in range(0, len(messages), BATCH):
+        sys.stdout.write("".join([f"{port_id} {ns} {bytes(data).hex()}\n"
+                                  for port_id, ns, data in messages[start:start + BATCH]]))
+        sys.stdout.flush()
+    return len(messages)
 
 
 def raise_priority(nice: int = -10) -> str:
@@ -312,7 +330,7 @@ def raise_priority(nice: int = -10) -> str:
         return "normal"
 
 
-def serve(ports: MidiPorts, pending: Pending, watch: JackWatch | None) -> dict:
+def serve(ports: MidiPorts, watch: JackWatch | None) -> dict:
     """Relay until stdin closes or our parent dies; the counts for the ``stopped`` event."""
     parent = os.getppid()
     counts = {"received": 0, "sent": 0, "malformed": 0}
@@ -320,7 +338,7 @@ def serve(ports: MidiPorts, pending: Pending, watch: JackWatch | None) -> dict:
     next_scan = time.monotonic() + RESCAN_S
     while True:
         readable, _, _ = select.select([0], [], [], DRAIN_S)  # also the 1 ms tick
-        counts["received"] += drain(pending)
+        counts["received"] += drain(ports)
         if watch is not None and watch.lost:
             emit("lost", message="the JACK server went away", **counts)
             os._exit(LOST_EXIT)  # never touch RtMidi's clients of a dead server again
@@ -345,7 +363,7 @@ def serve(ports: MidiPorts, pending: Pending, watch: JackWatch | None) -> dict:
             if os.getppid() != parent:
                 return counts
             events = ports.rescan()
-            counts["received"] += drain(pending)  # a closed port's last messages precede its `gone`
+            counts["received"] += drain(ports)  # a closed port's last messages precede its `gone`
             for event in events:
                 emit(**event)
 
@@ -353,9 +371,7 @@ def serve(ports: MidiPorts, pending: Pending, watch: JackWatch | None) -> dict:
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
     priority = raise_priority()
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    pending: Pending = deque()  # unbounded: a stalled main loop costs memory, never messages
-    ports = open_ports(config, pending)
+    ports = open_ports(config)
     if ports is None:
         return ERROR_EXIT
     watch = JackWatch(f"{ports.client}-watch") if ports.api == "jack" else None
@@ -364,13 +380,13 @@ def main(argv: list[str]) -> int:
          outputs=[ports.virtual_out, *ports.outputs], priority=priority,
          watch=bool(watch and watch.active))
     try:
-        counts = serve(ports, pending, watch)
+        counts = serve(ports, watch)
     except BrokenPipeError:  # the server is gone
         os._exit(0)
+    counts["received"] += drain(ports)
     ports.close()
     if watch is not None:
         watch.close()
-    counts["received"] += drain(pending)
     emit("stopped", cpu_s=round(time.process_time(), 3), **counts)
     return 0
 

@@ -50,8 +50,11 @@ class OscEndpoint(asyncio.DatagramProtocol):
     every method runs on that loop's thread.
     """
 
-    def __init__(self, rig: Rig, stats: OscStats | None = None, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, rig: Rig, stats: OscStats | None = None, max_pending: int = MAX_PENDING,
+                 allow: frozenset[str] | None = None) -> None:
         self.stats = stats if stats is not None else OscStats()
+        self.allow = allow  # sender IPs accepted; None: any (the socket is bound to loopback then)
+        self.refused = 0
         self.log = RateLimitedLog(log)
         self.handler = OscHandler(rig, self.stats, self.log)
         self.max_pending = max_pending
@@ -67,6 +70,11 @@ class OscEndpoint(asyncio.DatagramProtocol):
         self._loop = asyncio.get_running_loop()
 
     def datagram_received(self, data: bytes, addr: object) -> None:
+        if self.allow is not None and (not isinstance(addr, tuple) or addr[0] not in self.allow):
+            self.refused += 1  # OSC has no authentication: on a network only listed senders count
+            self.log.log("refused", logging.WARNING, "%s is not an allowed OSC sender (--osc-allow); dropped",
+                         peer(addr))
+            return
         self.stats.received += 1
         try:
             packet = parse_packet(data)
@@ -168,9 +176,14 @@ class OscServer:
     """
 
     def __init__(self, rig: Rig, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 max_pending: int = MAX_PENDING) -> None:
+                 max_pending: int = MAX_PENDING, allow: list[str] | None = None) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"OSC port must be in range 0..65535 (0 picks a free one), got {port}")
+        loopback = host in ("127.0.0.1", "::1", "localhost")
+        if not loopback and not allow:
+            raise ValueError(f"OSC on {host} would take changes from anyone on the network (OSC has no "
+                             f"authentication): list the senders with --osc-allow IP[,IP...]")
+        self.allow = frozenset(allow) | {"127.0.0.1", "::1"} if allow else None
         self.rig = rig
         self.host = host
         self.requested_port = port
@@ -239,7 +252,7 @@ class OscServer:
         asyncio.set_event_loop(loop)
         try:
             transport, endpoint = loop.run_until_complete(loop.create_datagram_endpoint(
-                lambda: OscEndpoint(self.rig, self.stats, self.max_pending),
+                lambda: OscEndpoint(self.rig, self.stats, self.max_pending, self.allow),
                 local_addr=(self.host, self.requested_port)))
         except Exception as exc:  # reported by start(), in the caller's thread
             failure.append(exc)

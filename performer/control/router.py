@@ -115,7 +115,7 @@ class MidiRouter:
     def _applying(self, port: str) -> list[Mapping]:
         """Mappings for ``port``: those whose device pattern matches it, those with no pattern,
         and all of them on our own virtual port."""
-        own = port == VIRTUAL_PORT or port.endswith(":" + VIRTUAL_PORT)
+        own = port == VIRTUAL_PORT or f":{VIRTUAL_PORT}" in port  # JACK "client:Performer", ALSA adds numbers
         return [m for m in self.mappings if own or not m.device or m.matches_port(port)]
 
     # -- incoming -----------------------------------------------------------------------------

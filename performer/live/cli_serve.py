@@ -41,6 +41,17 @@ def add_parsers(sub, bend_type) -> None:
     serve.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (headless runs)")
     serve.add_argument("--status-interval", type=float, default=5.0, metavar="S", help="status line every S s; 0: none")
     serve.add_argument("--client-name", default="performer", help="JACK client name (default performer)")
+    control = serve.add_argument_group("control (docs/mappings.md, docs/osc.md)")
+    control.add_argument("--mapping", type=Path, action="append", default=[], metavar="FILE",
+                         help="a MIDI mapping file or folder, besides mappings/ and ~/.config/performer/mappings; repeatable")
+    control.add_argument("--midi-in", action="append", metavar="NAME",
+                         help="read controllers whose port name contains NAME (default: the mappings' devices); repeatable")
+    control.add_argument("--no-midi", action="store_true", help="no MIDI ports")
+    control.add_argument("--osc-port", type=int, metavar="N", help="OSC UDP port (default 9130)")
+    control.add_argument("--osc-host", default="127.0.0.1", metavar="HOST",
+                         help="OSC address to listen on (default 127.0.0.1; another needs --osc-allow)")
+    control.add_argument("--osc-allow", metavar="IP[,IP...]", help="senders accepted when --osc-host is not local")
+    control.add_argument("--no-osc", action="store_true", help="no OSC server")
 
     devices = sub.add_parser("devices", help="list audio devices (JACK included when its server runs)")
     devices.add_argument("--json", action="store_true")
@@ -114,6 +125,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         found = format_devices(exc.devices) if exc.devices else "  (no audio devices found)"
         raise PerformerError(f"no usable audio device: {exc}\nfound:\n{found}\n{NO_DEVICE_HINT}") from None
 
+    from performer.control.surfaces import ControlSurfaces, SurfaceOptions
+
+    surfaces = ControlSurfaces(rig, SurfaceOptions(
+        mappings=args.mapping, midi=not args.no_midi, midi_inputs=args.midi_in, osc=not args.no_osc,
+        osc_host=args.osc_host, osc_port=args.osc_port,
+        osc_allow=[ip.strip() for ip in args.osc_allow.split(",")] if args.osc_allow else None), report=report)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     info, lat = server.device_info, server.latency
@@ -125,6 +142,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"at {lat.rate} Hz, period {lat.period}"
           + (f", audio thread {info['priority']}" if "priority" in info else ""), flush=True)
     print(f"latency: {lat.describe()}", flush=True)
+    try:
+        for line in surfaces.start():
+            print(line, flush=True)
+    except Exception as exc:  # control surfaces never take the audio down with them
+        report(f"MIDI/OSC failed to start: {exc}")
     print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)
     started = time.monotonic()
     next_status = started + args.status_interval if args.status_interval > 0 else float("inf")
@@ -140,6 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        surfaces.stop()
         written = server.stop()
     for written_path in written:
         print(f"wrote {written_path}")

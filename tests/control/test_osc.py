@@ -293,3 +293,20 @@ def test_python_client_snippet_in_the_docs_runs(server, rig, capsys):
     assert printed == ["/performer/mix [0.5]", "['mix', 'mix must be in range 0..1 (dry 0 .. wet 1), got 7']"]
     assert rig.get("latent/0/offset") == 0.0
     wait_for(lambda: rig.get("output/gain") == -6.0)
+
+
+def test_a_network_address_needs_an_allow_list(rig):
+    with pytest.raises(ValueError, match="--osc-allow"):
+        OscServer(rig, host="0.0.0.0", port=0)
+
+
+def test_senders_outside_the_allow_list_are_dropped(rig):
+    # Bound to every interface but allowing one far-away address: our local sender is refused...
+    with OscServer(rig, host="0.0.0.0", port=0, allow=["192.0.2.7"]) as server:
+        assert "127.0.0.1" in server.allow  # ...except that loopback always stays allowed
+    with OscServer(rig, host="0.0.0.0", port=0, allow=["192.0.2.7"]) as server:
+        server.endpoint.allow = frozenset({"192.0.2.7"})  # now loopback too is a stranger
+        before = rig.get("mix")
+        SimpleUDPClient("127.0.0.1", server.port).send_message("/performer/mix", 0.125)
+        wait_for(lambda: server.endpoint.refused == 1)
+        assert rig.get("mix") == before and server.stats.received == 0

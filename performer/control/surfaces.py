@@ -1,0 +1,117 @@
+"""MIDI and OSC for a running Rig: what ``performer serve`` starts beside the audio.
+
+Neither may take the show down: a MIDI system that is missing, or an OSC port that is taken, is
+reported with what to do and the server runs on without it. Mappings that fail to load are
+reported one by one; the others are bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from performer.control.learn import DEFAULT_USER_MAPPING
+from performer.control.mapping import Mapping, load_mappings
+from performer.control.router import MidiRouter
+from performer.errors import PerformerError
+from performer.rig import Rig
+
+log = logging.getLogger("performer.control")
+SHIPPED_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+USER_MAPPINGS = DEFAULT_USER_MAPPING.parent
+
+
+@dataclass
+class SurfaceOptions:
+    mappings: list[Path] = field(default_factory=list)  # extra files or folders
+    shipped: bool = True  # the profiles in mappings/ and the user's folder
+    midi: bool = True
+    midi_inputs: list[str] | None = None  # parts of port names; None: the mappings' devices
+    osc: bool = True
+    osc_host: str = "127.0.0.1"
+    osc_port: int | None = None  # None: the OSC server's default
+    osc_allow: list[str] | None = None  # senders accepted on a non-local address
+    learn_file: Path = DEFAULT_USER_MAPPING
+
+
+class ControlSurfaces:
+    def __init__(self, rig: Rig, options: SurfaceOptions, report: Callable[[str], None] = log.warning):
+        self.rig = rig
+        self.options = options
+        self.report = report
+        self.mappings: list[Mapping] = []
+        self.router: MidiRouter | None = None
+        self.midi = None
+        self.osc = None
+
+    def start(self) -> list[str]:
+        """Start what can start; returns lines describing it (errors go to ``report``)."""
+        o, lines = self.options, []
+        sources = ([SHIPPED_MAPPINGS, USER_MAPPINGS] if o.shipped else []) + list(o.mappings)
+        self.mappings, errors = load_mappings([p for p in sources if Path(p).exists() or p in o.mappings])
+        for error in errors:
+            self.report(f"mapping not loaded: {error}")
+        if o.midi:
+            lines.append(self._start_midi())
+        if o.osc:
+            lines.append(self._start_osc())
+        return [line for line in lines if line]
+
+    def _start_midi(self) -> str:
+        from performer.control.midi_link import MidiConfig, MidiError, MidiLink
+
+        inputs = self.options.midi_inputs
+        if inputs is None:  # the mappings' device patterns that are plain names
+            inputs = sorted({m.device for m in self.mappings if m.device and re.escape(m.device) == m.device})
+        self.midi = MidiLink(MidiConfig(inputs=inputs), self._on_message, self._on_event)
+        self.router = MidiRouter(self.rig, self.mappings, send=self.midi.send, learn_file=self.options.learn_file)
+        try:
+            opened = self.midi.start()
+        except (MidiError, OSError) as exc:
+            self.router.close()
+            self.router, self.midi = None, None
+            self.report(f"MIDI off: {exc}")
+            return ""
+        names = ", ".join(m.name for m in self.mappings) or "none"
+        return (f"midi: {opened.api}: input {opened.inputs[0]} + controllers matching {inputs or 'nothing'}: "
+                f"{', '.join(opened.inputs[1:]) or 'none connected'}; mappings: {names}")
+
+    def _start_osc(self) -> str:
+        from performer.control.osc import DEFAULT_PORT, OscServer
+
+        port = DEFAULT_PORT if self.options.osc_port is None else self.options.osc_port
+        try:
+            self.osc = OscServer(self.rig, host=self.options.osc_host, port=port, allow=self.options.osc_allow)
+            self.osc.start()
+        except (PerformerError, OSError, ValueError) as exc:
+            self.osc = None
+            self.report(f"OSC off: {exc}")
+            return ""
+        return f"osc: udp {self.options.osc_host}:{self.osc.port}, /performer/<address> value (docs/osc.md)"
+
+    def _on_message(self, port: str, when: float, data: bytes) -> None:
+        if self.router is not None:
+            self.router.handle(port, data, when)
+
+    def _on_event(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind in ("gone", "back", "lost", "restarted"):
+            detail = event.get("port") or event.get("message") or ""
+            self.report(f"MIDI {kind}: {detail}".rstrip(": "))
+
+    def status(self) -> dict:
+        router = self.router.stats if self.router else None
+        return {"midi": {"ports": self.midi.ports if self.midi else [], "messages": router.messages if router else 0,
+                         "applied": router.applied if router else 0, "errors": router.errors if router else 0},
+                "osc": vars(self.osc.stats).copy() if self.osc is not None and hasattr(self.osc, "stats") else {}}
+
+    def stop(self) -> None:
+        if self.midi is not None:
+            self.midi.stop()
+        if self.router is not None:
+            self.router.close()
+        if self.osc is not None:
+            self.osc.stop()
