@@ -56,6 +56,7 @@ class MidiStats:
     sent: int = 0  # feedback lines written to the process
     malformed: int = 0  # feedback lines the process ignored
     restarts: int = 0  # processes started after one died
+    overflows: int = 0  # messages RtMidi dropped because its queue was full (it says so on stderr)
 
 
 @dataclass
@@ -206,7 +207,7 @@ class MidiLink:
             self._process, self._lines = process, _Lines(process.stdout)
         self._stderr = deque(maxlen=20)
         self._lost_message = None
-        threading.Thread(target=self._read_stderr, args=(process, self._stderr), daemon=True,
+        threading.Thread(target=self._read_stderr, args=(process, self._stderr, self.stats), daemon=True,
                          name="performer-midi-stderr").start()
         deadline = time.monotonic() + timeout
         opened: MidiOpened | None = None
@@ -369,11 +370,15 @@ class MidiLink:
                 pass
 
     @staticmethod
-    def _read_stderr(process: subprocess.Popen, tail: deque) -> None:
+    def _read_stderr(process: subprocess.Popen, tail: deque, stats: MidiStats) -> None:
         try:
             for raw in process.stderr:
                 line = raw.decode(errors="replace").rstrip()
-                if line:
+                if "queue limit reached" in line:  # RtMidi's only report of a dropped message
+                    stats.overflows += 1
+                    if stats.overflows == 1:
+                        log.warning("MIDI input overflow: %s", line.strip())
+                elif line:
                     tail.append(line)
                     log.debug("MIDI process: %s", line)
         except (ValueError, OSError):

@@ -121,6 +121,20 @@ def test_paced_ccs_into_the_virtual_port_all_arrive_in_order(jack_midi):
     assert link.stats.received == 1000
 
 
+def test_a_dense_burst_arrives_intact(jack_midi):
+    """1000 messages within a few JACK cycles: a Python callback in JACK's thread garbled these."""
+    recorder = Recorder()
+    with MidiLink(MidiConfig(), recorder) as link, PeerProcess() as peer:
+        peer("connect performer-midi:Performer")
+        peer("send 1000 200000")
+        assert recorder.wait_messages(1000, 5), f"{len(recorder.messages)} of 1000"
+        time.sleep(0.1)
+    assert indices(recorder.messages) == list(range(1000))
+    times = [t for _n, t, _d in recorder.messages]
+    assert times == sorted(times)
+    assert link.stats.received == 1000
+
+
 def test_controller_matched_by_part_of_its_name_survives_unplug_and_replug(jack_midi):
     recorder = Recorder()
     with PeerProcess() as controller:
