@@ -26,6 +26,7 @@ from performer.rig.rig import Change
 
 log = logging.getLogger("performer.midi")
 VIRTUAL_PORT = "Performer"  # our own input: every mapping applies to what arrives there
+COALESCE_S = 0.002  # an absolute control is set at most every 2 ms; its latest value wins
 ACTIONS = ("select/next", "select/prev", "select/tensor", "bends/reset")  # moves, not positions
 
 
@@ -77,11 +78,20 @@ class MidiRouter:
         self._learn_done = threading.Event()
         self._last_learned: ControlMapping | None = None
         self.feedback = FeedbackSender(send).start() if send is not None else None
+        self._waiting: dict[str, tuple[Binding, float, str]] = {}
+        self._applied_at: dict[str, float] = {}
+        self._closed = threading.Event()
+        self._flush_wake = threading.Event()
+        self._flusher = threading.Thread(target=self._flush, name="performer-midi-flush", daemon=True)
+        self._flusher.start()
         for mapping in mappings:
             self.bind(mapping)
         rig.add_listener(self._on_change)
 
     def close(self) -> None:
+        self._closed.set()
+        self._flush_wake.set()
+        self._flusher.join(timeout=2)
         self.rig.remove_listener(self._on_change)
         if self.feedback is not None:
             self.feedback.stop()
@@ -118,6 +128,11 @@ class MidiRouter:
         own = port == VIRTUAL_PORT or f":{VIRTUAL_PORT}" in port  # JACK "client:Performer", ALSA adds numbers
         return [m for m in self.mappings if own or not m.device or m.matches_port(port)]
 
+    def forget_port(self, port: str) -> None:
+        """A controller went away or came back: its half-received 14-bit and NRPN state is stale."""
+        with self._lock:
+            self._parsers.pop(port, None)
+
     # -- incoming -----------------------------------------------------------------------------
     def handle(self, port: str, message: bytes, now: float | None = None) -> None:
         """One complete MIDI message from ``port``. Control thread."""
@@ -145,15 +160,55 @@ class MidiRouter:
             value = self._value_for(binding, event, now)
             if value is None:
                 return
-            self.rig.set(address, value, source=f"midi:{port}")
-            self.stats.applied += 1
+            if self._coalesces(binding, event) and now - self._applied_at.get(address, -1.0) < COALESCE_S:
+                # A knob sweeping at controller speed: within COALESCE_S of its last set only the
+                # latest value counts; the flusher applies it when its turn comes.
+                self._waiting[address] = (binding, value, port)
+                self._flush_wake.set()
+                return
+            self._waiting.pop(address, None)
+            self._applied_at[address] = now
+            self._set(binding, address, value, port)
         except (PerformerError, ValueError, TypeError) as exc:
-            self.stats.errors += 1
-            binding.errors += 1
-            if str(exc) != binding.last_error:
-                binding.last_error = str(exc)
-                log.warning("%s: %s %s -> %s: %s", binding.mapping.name, control.match.type,
-                            control.match.number if control.match.number is not None else "", address, exc)
+            self._failed(binding, exc)
+
+    def _coalesces(self, binding: Binding, event: ControlEvent) -> bool:
+        c = binding.control
+        return (c.mode == "absolute" and event.delta is None and event.kind not in ("note", "program")
+                and c.button != "toggle" and not _is_action(c.address))
+
+    def _set(self, binding: Binding, address: str, value: float, port: str) -> None:
+        self.rig.set(address, value, source=f"midi:{port}")
+        self.stats.applied += 1
+
+    def _flush(self) -> None:
+        """Flusher thread: apply the latest waiting value of each coalesced control in time."""
+        while not self._closed.is_set():
+            self._flush_wake.wait(0.1)
+            self._closed.wait(COALESCE_S)
+            self.flush_waiting()
+
+    def flush_waiting(self) -> None:
+        """Apply coalesced values now (the flusher does this every COALESCE_S)."""
+        with self._lock:
+            self._flush_wake.clear()
+            now = self.clock()
+            for address, (binding, value, port) in list(self._waiting.items()):
+                del self._waiting[address]
+                self._applied_at[address] = now
+                try:
+                    self._set(binding, address, value, port)
+                except (PerformerError, ValueError, TypeError) as exc:
+                    self._failed(binding, exc)
+
+    def _failed(self, binding: Binding, exc: Exception) -> None:
+        control, address = binding.control, binding.control.address
+        self.stats.errors += 1
+        binding.errors += 1
+        if str(exc) != binding.last_error:  # logged once per problem, not per message
+            binding.last_error = str(exc)
+            log.warning("%s: %s %s -> %s: %s", binding.mapping.name, control.match.type,
+                        control.match.number if control.match.number is not None else "", address, exc)
 
     def _value_for(self, binding: Binding, event: ControlEvent, now: float) -> float | None:
         control, shape = binding.control, binding.shape

@@ -98,6 +98,8 @@ class ControlSurfaces:
 
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
+        if kind in ("gone", "back") and self.router is not None and event.get("port"):
+            self.router.forget_port(event["port"])
         if kind in ("gone", "back", "lost", "restarted"):
             detail = event.get("port") or event.get("message") or ""
             self.report(f"MIDI {kind}: {detail}".rstrip(": "))

@@ -46,12 +46,14 @@ def test_cc_with_range_and_curve(rig):
                 'takeover = "none"')
     router = MidiRouter(rig, [m])
     router.handle(PORT, cc(7, 127))
-    assert rig.get("output/gain") == 6.0
+    assert rig.get("output/gain") == 6.0  # the first move of a control applies at once
     router.handle(PORT, cc(7, 0))
+    router.flush_waiting()  # a quick second move waits for the flusher (at most 2 ms)
     assert rig.get("output/gain") == -30.0
     router.handle("other-controller:out", cc(7, 127))  # the device pattern does not match
     assert rig.get("output/gain") == -30.0
     router.handle("performer-midi:Performer", cc(7, 127))  # our virtual port takes every mapping
+    router.flush_waiting()
     assert rig.get("output/gain") == 6.0
 
 
@@ -97,6 +99,7 @@ def test_14_bit_pairs_in_either_order(rig, order):
     msb, lsb = cc(1, value >> 7), cc(33, value & 0x7F)
     for message in ((msb, lsb) if order == "msb_first" else (lsb, msb)) * 2:
         router.handle(PORT, message)
+    router.flush_waiting()
     assert rig.get("mix") == pytest.approx(value / 16383, abs=1e-9)
 
 
@@ -147,6 +150,20 @@ def test_a_control_the_model_lacks_is_counted_and_the_others_work(rig, caplog):
     router.handle(PORT, cc(2, 0))
     assert router.stats.errors == 3 and rig.get("mix") == 0.0
     assert sum("latent/99/offset" in r.message for r in caplog.records) == 1  # logged once
+
+
+def test_a_sweeping_knob_is_coalesced_to_its_latest_value(rig):
+    clock = Clock()
+    router = MidiRouter(rig, [mapping('[[controls]]\nmatch = { type = "cc", number = 1 }\naddress = "mix"\n'
+                                      'takeover = "none"')], clock=clock)
+    changes = []
+    rig.add_listener(changes.append)
+    for value in range(0, 128):  # a whole sweep within one coalescing interval
+        router.handle(PORT, cc(1, value))
+    assert len(changes) == 1  # the first applied at once; the rest wait
+    time.sleep(0.1)  # the flusher applies the latest
+    assert len(changes) == 2 and rig.get("mix") == 1.0
+    router.close()
 
 
 def test_garbage_bytes_never_raise(rig):
@@ -204,6 +221,7 @@ def test_learn_detects_a_14_bit_pair_and_saves_it(rig, tmp_path):
     assert [(c.match.type, c.address) for c in saved.controls] == [("cc14", "mix")]
     router.handle("some controller", cc(3, 127))  # bound at once (7-bit half: MSB alone updates)
     router.handle("some controller", cc(35, 127))
+    router.flush_waiting()
     assert rig.get("mix") == pytest.approx(1.0, abs=1e-3)
 
 
