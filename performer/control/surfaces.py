@@ -30,6 +30,7 @@ class SurfaceOptions:
     shipped: bool = True  # the profiles in mappings/ and the user's folder
     midi: bool = True
     midi_inputs: list[str] | None = None  # parts of port names; None: the mappings' devices
+    midi_api: str | None = None  # "jack" | "alsa"; None: MIDO_BACKEND, else ALSA then JACK
     osc: bool = True
     osc_host: str = "127.0.0.1"
     osc_port: int | None = None  # None: the OSC server's default
@@ -66,7 +67,7 @@ class ControlSurfaces:
         inputs = self.options.midi_inputs
         if inputs is None:  # the mappings' device patterns that are plain names
             inputs = sorted({m.device for m in self.mappings if m.device and re.escape(m.device) == m.device})
-        self.midi = MidiLink(MidiConfig(inputs=inputs), self._on_message, self._on_event)
+        self.midi = MidiLink(MidiConfig(inputs=inputs, api=self.options.midi_api), self._on_message, self._on_event)
         self.router = MidiRouter(self.rig, self.mappings, send=self.midi.send, learn_file=self.options.learn_file)
         try:
             opened = self.midi.start()

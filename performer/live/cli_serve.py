@@ -47,6 +47,11 @@ def add_parsers(sub, bend_type) -> None:
     control.add_argument("--midi-in", action="append", metavar="NAME",
                          help="read controllers whose port name contains NAME (default: the mappings' devices); repeatable")
     control.add_argument("--no-midi", action="store_true", help="no MIDI ports")
+    control.add_argument("--midi-api", choices=("jack", "alsa"),
+                         help="MIDI system (default: MIDO_BACKEND, else ALSA, then JACK)")
+    control.add_argument("--learn", metavar="ADDRESS", action="append", default=[],
+                         help="MIDI learn at start: bind the next control moved to ADDRESS (saved to "
+                              "~/.config/performer/mappings/learned.toml); repeatable, in order")
     control.add_argument("--osc-port", type=int, metavar="N", help="OSC UDP port (default 9130)")
     control.add_argument("--osc-host", default="127.0.0.1", metavar="HOST",
                          help="OSC address to listen on (default 127.0.0.1; another needs --osc-allow)")
@@ -90,6 +95,29 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _learn_in_turn(surfaces, addresses: list[str], stop: threading.Event) -> None:
+    """--learn: one address after the other, each waiting for a control to move."""
+    for address in addresses:
+        if surfaces.router is None:
+            print("learn: MIDI is off", flush=True)
+            return
+        print(f"learn: move a control for {address}", flush=True)
+        try:
+            control = surfaces.router.learn(address, timeout=120)
+        except PerformerError as exc:
+            print(f"learn: {exc}", flush=True)
+            continue
+        if stop.is_set():
+            return
+        if control is None:
+            print(f"learn: nothing moved for {address} in 120 s; skipped", flush=True)
+        else:
+            m = control.match
+            number = f" {m.number}" if m.number is not None else ""
+            print(f"learn: {address} <- {m.type}{number} on channel {m.channel}"
+                  + (f" ({control.mode}, {control.encoding})" if control.mode == "relative" else ""), flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from performer.live.device_link import DeviceError
     from performer.live.server import LiveServer, ServeOptions
@@ -128,7 +156,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from performer.control.surfaces import ControlSurfaces, SurfaceOptions
 
     surfaces = ControlSurfaces(rig, SurfaceOptions(
-        mappings=args.mapping, midi=not args.no_midi, midi_inputs=args.midi_in, osc=not args.no_osc,
+        mappings=args.mapping, midi=not args.no_midi, midi_inputs=args.midi_in, midi_api=args.midi_api,
+        osc=not args.no_osc,
         osc_host=args.osc_host, osc_port=args.osc_port,
         osc_allow=[ip.strip() for ip in args.osc_allow.split(",")] if args.osc_allow else None), report=report)
     stop = threading.Event()
@@ -147,6 +176,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(line, flush=True)
     except Exception as exc:  # control surfaces never take the audio down with them
         report(f"MIDI/OSC failed to start: {exc}")
+    if args.learn:
+        threading.Thread(target=_learn_in_turn, args=(surfaces, args.learn, stop), daemon=True).start()
     print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)
     started = time.monotonic()
     next_status = started + args.status_interval if args.status_interval > 0 else float("inf")

@@ -92,3 +92,33 @@ def test_controller_moves_the_rig_and_gets_feedback(jack_server, small_model_pat
     assert serve.process.returncode == 0, serve.text
     assert "stopped after" in serve.text
     assert not [p for p in jack_server.ports() if p.startswith("performer")], jack_server.ports()
+
+
+def test_learn_at_start_binds_the_next_control_and_saves_it(jack_server, small_model_path, tmp_path):
+    osc_port = free_udp_port()
+    env = dict(jack_server.env(), MIDO_BACKEND=JACK_BACKEND, HOME=str(tmp_path))
+    with PeerProcess() as pad:
+        pad("plug learnpad")
+        serve = ServeProcess(small_model_path, env, "--midi-in", "learnpad", "--osc-port", str(osc_port),
+                             "--learn", "mix")
+        osc = OscPeer(osc_port)
+        try:
+            assert serve.wait_for("learn: move a control for mix", 60), serve.text
+            pad(f"send 3 100 {50 * 128 + 20}")  # CC 50 moving: 20, 21, 22
+            assert serve.wait_for("learn: mix <- cc 50 on channel 1", 5), serve.text
+            pad(f"send 1 100 {50 * 128 + 127}")
+            deadline = time.monotonic() + 5
+            while osc.query("/performer/mix") != 1.0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pad(f"send 1 100 {50 * 128 + 0}")
+            deadline = time.monotonic() + 5
+            while osc.query("/performer/mix") != 0.0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert osc.query("/performer/mix") == 0.0
+        finally:
+            serve.process.terminate()
+            serve.process.wait(timeout=30)
+            osc.sock.close()
+    assert serve.process.returncode == 0, serve.text
+    learned = tmp_path / ".config" / "performer" / "mappings" / "learned.toml"
+    assert 'address = "mix"' in learned.read_text() and "number = 50" in learned.read_text()
