@@ -29,6 +29,7 @@ from performer.rig import addresses
 from performer.rig.addresses import GLOBALS, Address
 
 log = logging.getLogger("performer.rig")
+STATE_ADDRESS = "state"  # the change event of a whole-state load: its value is how many tensors changed
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,57 @@ class Rig:
                 get_transform(slot.transform).param(parsed.field)
                 return slot.current_params()[parsed.field]
             return None
+
+    def tensor_index(self, tensor: str) -> int:
+        """A tensor's position from its name or ``#i``; AddressError names the valid ones."""
+        return addresses.parse(f"{tensor}/reset", self._by_name, len(self.tensors), None, 1).tensor
+
+    def load_state(self, state: dict, *, locks=(), source: str = "scene", include_selection: bool = False) -> list[str]:
+        """Replace the whole bend state with ``state`` (as ``state()`` returns it), except ``locks``.
+
+        Everything is validated first; then chains, latent bends and globals change under one
+        lock, so the bend worker computes all changed tensors in one round and the engine installs
+        them at one block boundary: never half a state audible. Tensors the state does not mention
+        are cleared. Returns what could not be applied (tensors this model lacks, bad values)."""
+        from performer.rig.state import plan_state
+
+        plan = plan_state(self, state, locks, include_selection)
+        changed: list[tuple[str, object]] = []
+        with self._lock:
+            dirty = []
+            for index, chain in plan.chains.items():
+                old = self._chains.get(index, [])
+                if [s.to_dict() for s in old] != [s.to_dict() for s in chain]:
+                    dirty.append(index)
+                    if chain:
+                        self._chains[index] = chain
+                    else:
+                        self._chains.pop(index, None)
+            for i, value in plan.latent_scale.items():
+                if self._latent_scale[i] != value:
+                    self._latent_scale[i] = value
+                    changed.append((f"latent/{i}/scale", value))
+            for i, value in plan.latent_offset.items():
+                if self._latent_offset[i] != value:
+                    self._latent_offset[i] = value
+                    changed.append((f"latent/{i}/offset", value))
+            for name, value in plan.globals.items():
+                if name == "bypass":
+                    value = float(value >= 0.5)
+                if self._globals[name] != value:
+                    self._globals[name] = value
+                    changed.append((name, value))
+            if plan.selected is not None and plan.selected != self._selected:
+                self._selected = plan.selected
+                changed.append(("select/tensor", plan.selected))
+            self._mark_dirty(dirty)
+            self._publish_audio()
+        now = time.time()
+        if dirty:
+            self._emit(Change(STATE_ADDRESS, len(dirty), source, now))
+        for address, value in changed:
+            self._emit(Change(address, value, source, now))
+        return plan.report
 
     def resolve(self, address: str) -> str:
         """The canonical address ``address`` stands for now (bank addresses follow the selection);

@@ -211,3 +211,41 @@ def test_bank_selection_reaches_every_tensor_from_a_few_knobs(rig):
     with pytest.raises(ValueRangeError):
         rig.set("select/next", -2)
     assert rig.get("select/tensor") == 3  # failed sets change nothing
+
+
+def test_load_state_swaps_everything_in_one_round_and_reports_the_rest(rig):
+    rig.set("#0/0/transform", "scale")
+    rig.set("#0/0/factor", 2.0)
+    rig.set("#1/0/transform", "invert")
+    rig.set("latent/0/offset", 1.5)
+    rig.set("mix", 0.5)
+    saved = rig.state()
+    rig.compute_pending()
+    rig.set("bends/reset", 1)
+    rig.set("#2/0/transform", "ablate")
+    rig.set("latent/0/offset", 0.0)
+    rig.set("mix", 1.0)
+    rig.set("record", 1)
+    rig.compute_pending()
+    changes = []
+    rig.add_listener(changes.append)
+    state = dict(saved, tensors=dict(saved["tensors"], **{"no.such.tensor": [], rig.tensors[3].name: [{"amount": 7}]}))
+    report = rig.load_state(state, source="scene")
+    assert rig.state()["tensors"] == saved["tensors"]  # #2 cleared, #3 (bad) left as it was (empty)
+    assert rig.get("latent/0/offset") == 1.5 and rig.get("mix") == 0.5
+    assert rig.get("record") == 1.0  # a recall never stops a recording
+    assert any("no.such.tensor" in line for line in report) and any("amount" in line for line in report)
+    assert rig.compute_pending() == 3  # #0, #1, #2 together, one round
+    assert changes[0].address == "state" and changes[0].source == "scene"
+    assert {c.address for c in changes[1:]} == {"latent/0/offset", "mix"}
+
+
+def test_load_state_respects_locks(rig):
+    rig.set("#0/0/transform", "scale")
+    rig.set("mix", 0.3)
+    rig.set("latent/1/offset", 2.0)
+    rig.load_state({"tensors": {}, "latent": {"offset": [0.0] * rig.model.latent_size}, "globals": {"mix": 1.0}},
+                   locks=["#0", "mix", "latent/1"])
+    assert rig.chain(0)[0].transform == "scale" and rig.get("mix") == 0.3 and rig.get("latent/1/offset") == 2.0
+    with pytest.raises(AddressError, match="lock 'nonsense'"):
+        rig.load_state({}, locks=["nonsense"])
