@@ -74,13 +74,28 @@ class Rig:
         self._compute_lock = threading.Lock()
         self._work = threading.Event()
         self._listeners: list[Callable[[Change], None]] = []
+        self._actions: dict[str, tuple[Callable[[object, str], object], Callable[[], object] | None]] = {}
         self.audio = AudioParams()
         self.telemetry = None  # the live server's Telemetry while one runs (status for UIs)
 
     # -- the one way in ---------------------------------------------------------------------
+    def add_action(self, address: str, setter: Callable[[object, str], object],
+                   getter: Callable[[], object] | None = None) -> None:
+        """Route ``address`` to ``setter(value, source)`` (scenes, set lists, undo): MIDI, OSC and
+        the web reach them like any other address; the change event carries what it returned."""
+        self._actions[address] = (setter, getter)
+
+    def remove_action(self, address: str) -> None:
+        self._actions.pop(address, None)
+
     def set(self, address: str, value: object, source: str = "api") -> object:
         """Set ``address`` to ``value``; return the stored value. Raises AddressError or
         ValueRangeError naming what is valid; on error nothing changes."""
+        action = self._actions.get(address) if isinstance(address, str) else None
+        if action is not None:
+            stored = action[0](value, source)
+            self._emit(Change(address, stored, source, time.time()))
+            return stored
         parsed = self._parse(address)
         with self._lock:
             stored = self._apply(parsed, value)
@@ -89,6 +104,9 @@ class Rig:
         return stored
 
     def get(self, address: str) -> object:
+        action = self._actions.get(address) if isinstance(address, str) else None
+        if action is not None:
+            return action[1]() if action[1] is not None else None
         parsed = self._parse(address)
         with self._lock:
             if parsed.kind == "global":
@@ -163,6 +181,8 @@ class Rig:
     def resolve(self, address: str) -> str:
         """The canonical address ``address`` stands for now (bank addresses follow the selection);
         raises AddressError like ``set``."""
+        if isinstance(address, str) and address in self._actions:
+            return address
         parsed = self._parse(address)
         with self._lock:
             return self.canonical(parsed)
