@@ -171,6 +171,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"at {lat.rate} Hz, period {lat.period}"
           + (f", audio thread {info['priority']}" if "priority" in info else ""), flush=True)
     print(f"latency: {lat.describe()}", flush=True)
+    time.sleep(0.05)  # the model thread reports its priority as it starts
+    print(f"model thread: {server.telemetry.model_priority}", flush=True)
     try:
         for line in surfaces.start():
             print(line, flush=True)

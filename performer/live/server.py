@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -40,6 +41,7 @@ log = logging.getLogger("performer.live")
 
 RING_CAPACITY = 1 << 18
 WARMUP_BLOCKS = 6
+MODEL_THREAD_NICE = -10  # ahead of control threads and other programs, behind the device callback's FIFO
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 GIL_SWITCH_S = 0.0005  # Python's default 5 ms GIL hand-over would eat the model thread's window
 
@@ -231,6 +233,7 @@ class LiveServer:
 
     def _model_loop(self) -> None:
         rate, telemetry, engine = self.rate, self.telemetry, self.engine
+        telemetry.model_priority = _raise_thread_priority(MODEL_THREAD_NICE)
         while not self._stop.is_set():
             if self._pause.is_set():
                 self._paused.set()
@@ -361,3 +364,14 @@ class LiveServer:
             if self.telemetry is not None:
                 self.telemetry.recording = ""
             return [p for p in (r.stop() for r in recorders) if p]
+
+
+def _raise_thread_priority(nice: int) -> str:
+    """Favour the calling thread (Linux nice values are per thread): the model must finish each
+    block inside its window while control threads and other programs compete for two cores.
+    Needs root or a nice limit; otherwise nothing changes and we say so."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        return f"nice {nice}"
+    except (PermissionError, OSError):
+        return "normal"

@@ -67,6 +67,7 @@ class Telemetry:
     input_dropped: int = 0
     late_written: int = 0
     recording: str = ""
+    model_priority: str = "normal"  # the model thread's scheduling, as it got it
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
 
@@ -88,6 +89,7 @@ class Telemetry:
             "model_ms": {"last": round(float(stats.last_model_ms), 2), "mean": round(float(recent.mean()), 2),
                          "p95": round(float(np.percentile(recent, 95)), 2), "max": round(float(recent.max()), 2)},
             "realtime_factor": round(float(recent.mean()) / block_ms, 3),
+            "model_priority": self.model_priority,
             "callbacks": int(h[CALLBACKS]), "xruns": int(h[XRUNS]), "xruns_after_warmup": int(h[XRUNS_AFTER_WARMUP]),
             "late_frames": int(h[LATE_FRAMES]), "input_dropped": self.input_dropped,
             "ring_fill": {"input": self.shared.input.unread(), "output": self.shared.output.unread(),
