@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("output", help="audio file out: .wav or .flac (written at the input's rate)")
     render.add_argument("--bend", action="append", type=_bend, default=[], metavar="ADDRESS=VALUE",
                         help="set an address before rendering, e.g. '#3/0/transform=invert'; repeatable, in order")
+    render.add_argument("--log", default=None, metavar="FILE",
+                        help="replay a bending log (.jsonl) over the file: each change at its time, from the "
+                             "log's first entry on, quantised to the model's blocks")
+    render.add_argument("--log-offset", type=float, default=None, metavar="S",
+                        help="the log time (seconds since its session started) at the input's start "
+                             "(default: the log's first entry)")
     render.add_argument("--seed", type=int, default=0, help="seed of the model's own randomness (default 0)")
     render.add_argument("--block", type=int, default=None, help="model block size in samples "
                         "(a multiple of the model's ratio; default: the smallest multiple >= 2048)")
@@ -49,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from performer.live.cli_serve import add_parsers
     add_parsers(sub, _bend)
+    from performer.scenes.cli import add_parsers as add_scene_parsers
+    add_scene_parsers(sub)
     return parser
 
 
@@ -81,6 +89,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     from performer.render import render_file
 
     model = load_model(args.model)
+    bend_log = []
+    if args.log:
+        from performer.scenes.bendlog import read_log
+
+        bend_log = read_log(args.log)
     factory = None
     if not args.quiet:
         from tqdm import tqdm
@@ -96,7 +109,10 @@ def cmd_render(args: argparse.Namespace) -> int:
             return update
 
     report = render_file(model, args.input, args.output, bends=args.bend, seed=args.seed, block_size=args.block,
-                         output_rate=args.rate, progress_factory=factory)
+                         output_rate=args.rate, progress_factory=factory, bend_log=bend_log,
+                         log_offset=args.log_offset)
+    for note in report.notes:
+        print(f"performer: warning: {note}", file=sys.stderr)
     notes = []
     if report.guard_events:
         notes.append(f"{report.guard_events} blocks muted by the guard (NaN/Inf or runaway level)")
@@ -131,8 +147,13 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return devices(args)
 
 
+def cmd_scenes(args: argparse.Namespace) -> int:
+    from performer.scenes.cli import cmd_scenes as scenes
+    return scenes(args)
+
+
 COMMANDS = {"layers": cmd_layers, "render": cmd_render, "transforms": cmd_transforms, "serve": cmd_serve,
-            "devices": cmd_devices}
+            "devices": cmd_devices, "scenes": cmd_scenes}
 
 
 def main(argv: list[str] | None = None) -> int:
