@@ -17,7 +17,11 @@ from performer.control.mapping import SCHEMA_VERSION, ControlMapping, Mapping, M
 from performer.control.midi import ControlEvent
 
 LEARN_WINDOW_S = 0.3
-DEFAULT_USER_MAPPING = Path.home() / ".config" / "performer" / "mappings" / "learned.toml"
+def default_user_mapping() -> Path:
+    """``$XDG_CONFIG_HOME/performer/mappings/learned.toml`` (default ``~/.config``)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
+    return base / "performer" / "mappings" / "learned.toml"
 
 
 def _relative_encoding(values: list[int]) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from performer.control.learn import DEFAULT_USER_MAPPING
+from performer.control.learn import default_user_mapping
 from performer.control.mapping import Mapping, load_mappings
 from performer.control.router import MidiRouter
 from performer.errors import PerformerError
@@ -21,7 +21,6 @@ from performer.rig import Rig
 
 log = logging.getLogger("performer.control")
 SHIPPED_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
-USER_MAPPINGS = DEFAULT_USER_MAPPING.parent
 
 
 @dataclass
@@ -35,7 +34,7 @@ class SurfaceOptions:
     osc_host: str = "127.0.0.1"
     osc_port: int | None = None  # None: the OSC server's default
     osc_allow: list[str] | None = None  # senders accepted on a non-local address
-    learn_file: Path = DEFAULT_USER_MAPPING
+    learn_file: Path | None = None  # default: learned.toml in the user's mappings folder
 
 
 class ControlSurfaces:
@@ -51,7 +50,7 @@ class ControlSurfaces:
     def start(self) -> list[str]:
         """Start what can start; returns lines describing it (errors go to ``report``)."""
         o, lines = self.options, []
-        sources = ([SHIPPED_MAPPINGS, USER_MAPPINGS] if o.shipped else []) + list(o.mappings)
+        sources = ([SHIPPED_MAPPINGS, default_user_mapping().parent] if o.shipped else []) + list(o.mappings)
         self.mappings, errors = load_mappings([p for p in sources if Path(p).exists() or p in o.mappings])
         for error in errors:
             self.report(f"mapping not loaded: {error}")
@@ -68,7 +67,8 @@ class ControlSurfaces:
         if inputs is None:  # the mappings' device patterns that are plain names
             inputs = sorted({m.device for m in self.mappings if m.device and re.escape(m.device) == m.device})
         self.midi = MidiLink(MidiConfig(inputs=inputs, api=self.options.midi_api), self._on_message, self._on_event)
-        self.router = MidiRouter(self.rig, self.mappings, send=self.midi.send, learn_file=self.options.learn_file)
+        self.router = MidiRouter(self.rig, self.mappings, send=self.midi.send,
+                                 learn_file=self.options.learn_file or default_user_mapping())
         try:
             opened = self.midi.start()
         except (MidiError, OSError) as exc:

@@ -41,6 +41,12 @@ def add_parsers(sub, bend_type) -> None:
     serve.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (headless runs)")
     serve.add_argument("--status-interval", type=float, default=5.0, metavar="S", help="status line every S s; 0: none")
     serve.add_argument("--client-name", default="performer", help="JACK client name (default performer)")
+    scenes = serve.add_argument_group("scenes")
+    scenes.add_argument("--scenes", type=Path, metavar="DIR", help="scenes folder (default ~/.local/share/performer/scenes)")
+    scenes.add_argument("--setlist", type=Path, metavar="FILE",
+                        help="scene names, one per line, for setlist/next|prev (default: setlist.txt in the scenes folder)")
+    scenes.add_argument("--fresh", action="store_true", help="start clean instead of from the last autosaved state")
+    scenes.add_argument("--no-bending-log", action="store_true", help="do not log changes for this session")
     control = serve.add_argument_group("control (docs/mappings.md, docs/osc.md)")
     control.add_argument("--mapping", type=Path, action="append", default=[], metavar="FILE",
                          help="a MIDI mapping file or folder, besides mappings/ and ~/.config/performer/mappings; repeatable")
@@ -128,13 +134,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.model is None and not DEFAULT_MODEL.exists():
         raise PerformerError(f"no model named and the default model {DEFAULT_MODEL} is missing; "
                              f"name one: performer serve MODEL.ts")
+    from performer.scenes.session import SceneSession, SessionOptions
+
     model = load_model(path)
     rig = Rig(model)
-    for address, value in args.bend:
-        rig.set(address, value, source="cli")
 
     def report(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    session = SceneSession(rig, SessionOptions(scenes_dir=args.scenes, setlist=args.setlist, restore=not args.fresh,
+                                               bending_log=not args.no_bending_log), report=report)
+    restored = session.restore()
+    for address, value in args.bend:
+        rig.set(address, value, source="cli")
 
     options = ServeOptions(input_device=args.input_device, output_device=args.output_device,
                            input_file=args.input_file, output_file=args.output_file, in_channels=args.in_channels,
@@ -173,11 +185,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"latency: {lat.describe()}", flush=True)
     time.sleep(0.05)  # the model thread reports its priority as it starts
     print(f"model thread: {server.telemetry.model_priority}", flush=True)
+    if restored:
+        print(restored, flush=True)
     try:
-        for line in surfaces.start():
+        for line in session.start() + surfaces.start():
             print(line, flush=True)
-    except Exception as exc:  # control surfaces never take the audio down with them
-        report(f"MIDI/OSC failed to start: {exc}")
+    except Exception as exc:  # scenes and control surfaces never take the audio down
+        report(f"scenes, MIDI or OSC failed to start: {exc}")
     if args.learn:
         threading.Thread(target=_learn_in_turn, args=(surfaces, args.learn, stop), daemon=True).start()
     print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)
@@ -196,6 +210,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         surfaces.stop()
+        session.stop()
         written = server.stop()
     for written_path in written:
         print(f"wrote {written_path}")

@@ -60,7 +60,7 @@ def test_controller_moves_the_rig_and_gets_feedback(jack_server, small_model_pat
     mapping = tmp_path / "e2e.toml"
     mapping.write_text(MAPPING)
     osc_port = free_udp_port()
-    env = dict(jack_server.env(), MIDO_BACKEND=JACK_BACKEND, HOME=str(tmp_path))  # no user mappings
+    env = dict(jack_server.env(), MIDO_BACKEND=JACK_BACKEND)  # ServeProcess: no user mappings or autosave
     with PeerProcess() as pad:
         pad("plug e2epad")
         serve = ServeProcess(small_model_path, env, "--mapping", str(mapping), "--midi-in", "e2epad",
@@ -96,7 +96,7 @@ def test_controller_moves_the_rig_and_gets_feedback(jack_server, small_model_pat
 
 def test_learn_at_start_binds_the_next_control_and_saves_it(jack_server, small_model_path, tmp_path):
     osc_port = free_udp_port()
-    env = dict(jack_server.env(), MIDO_BACKEND=JACK_BACKEND, HOME=str(tmp_path))
+    env = dict(jack_server.env(), MIDO_BACKEND=JACK_BACKEND, XDG_CONFIG_HOME=str(tmp_path / "config"))
     with PeerProcess() as pad:
         pad("plug learnpad")
         serve = ServeProcess(small_model_path, env, "--midi-in", "learnpad", "--osc-port", str(osc_port),
@@ -120,5 +120,5 @@ def test_learn_at_start_binds_the_next_control_and_saves_it(jack_server, small_m
             serve.process.wait(timeout=30)
             osc.sock.close()
     assert serve.process.returncode == 0, serve.text
-    learned = tmp_path / ".config" / "performer" / "mappings" / "learned.toml"
+    learned = tmp_path / "config" / "performer" / "mappings" / "learned.toml"
     assert 'address = "mix"' in learned.read_text() and "number = 50" in learned.read_text()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -164,6 +165,9 @@ class ServeProcess:
     """`performer serve` in a subprocess, its output collected by a thread."""
 
     def __init__(self, model_path, env: dict, *extra: str):
+        # a data and config folder of its own: no autosave restored from another test's server
+        private = Path(tempfile.mkdtemp(prefix="performer-serve-"))
+        env = {"XDG_DATA_HOME": str(private / "data"), "XDG_CONFIG_HOME": str(private / "config"), **env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "performer", "serve", str(model_path), "--status-interval", "1", *extra],
             env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)

@@ -1,0 +1,99 @@
+"""What ``performer serve`` runs for scenes: the manager and its addresses, the autosave of the
+live state (and its restore at start, so a crash or a kill -9 loses nothing), the bending log."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from performer.errors import PerformerError
+from performer.rig import Rig
+from performer.scenes.autosave import Autosave, load_last
+from performer.scenes.bendlog import BendingLog
+from performer.scenes.compat import filter_state
+from performer.scenes.manager import SceneManager, read_setlist
+from performer.scenes.paths import default_autosave_path, default_scenes_dir
+from performer.scenes.store import SceneStore
+
+log = logging.getLogger("performer.scenes")
+SETLIST_FILE = "setlist.txt"
+RESTORE_SOURCE = "autosave-restore"
+
+
+@dataclass
+class SessionOptions:
+    scenes_dir: Path | None = None  # default: the user's data dir
+    setlist: Path | None = None  # default: setlist.txt in the scenes dir, if there is one
+    autosave: Path | None = None  # default: live-state.json in the user's data dir
+    restore: bool = True  # start from the last autosaved state
+    bending_log: bool = True
+
+
+class SceneSession:
+    def __init__(self, rig: Rig, options: SessionOptions, report: Callable[[str], None] = log.warning):
+        self.rig = rig
+        self.options = options
+        self.report = report
+        self.manager: SceneManager | None = None
+        self.autosave: Autosave | None = None
+        self.bending_log: BendingLog | None = None
+
+    def restore(self) -> str:
+        """Load the last autosaved live state into the rig (call before bends from the command line)."""
+        if not self.options.restore:
+            return ""
+        path = self.options.autosave or default_autosave_path()
+        try:
+            last = load_last(path)
+        except PerformerError as exc:
+            self.report(f"autosave not restored: {exc}")
+            return ""
+        if last is None:
+            return ""
+        state, skipped = filter_state(last.state, self.rig, last.model)
+        skipped += self.rig.load_state(state, source=RESTORE_SOURCE, include_selection=True)
+        for line in skipped:
+            self.report(f"autosave: {line}")
+        return f"restored the live state of {last.time} ({last.path}); start clean with --fresh"
+
+    def start(self) -> list[str]:
+        o, lines = self.options, []
+        directory = o.scenes_dir or default_scenes_dir()
+        store = SceneStore(directory)
+        setlist_path = o.setlist or (Path(directory) / SETLIST_FILE)
+        setlist: list[str] = []
+        if o.setlist is not None or setlist_path.exists():
+            try:
+                setlist = read_setlist(setlist_path)
+            except PerformerError as exc:
+                self.report(str(exc))
+        missing = [name for name in setlist if not store.exists(name)]
+        if missing:
+            self.report(f"set list {setlist_path}: no scene named {', '.join(map(repr, missing))}")
+        self.manager = SceneManager(self.rig, store, setlist)
+        listing = store.list()
+        for error in listing.errors:
+            self.report(f"scene not readable: {error}")
+        lines.append(f"scenes: {len(listing.scenes)} in {directory}"
+                     + (f"; set list of {len(setlist)} from {setlist_path}" if setlist else ""))
+        try:
+            self.autosave = Autosave.for_rig(self.rig, o.autosave)
+        except (PerformerError, OSError) as exc:
+            self.report(f"autosave off: {exc}")
+        if o.bending_log:
+            try:
+                self.bending_log = BendingLog(self.rig)
+                lines.append(f"bending log: {self.bending_log.path}")
+            except (PerformerError, OSError) as exc:
+                self.report(f"bending log off: {exc}")
+        return lines
+
+    def stop(self) -> None:
+        if self.autosave is not None:
+            self.autosave.close(flush=True)
+        if self.bending_log is not None:
+            self.bending_log.close()
+        if self.manager is not None:
+            self.manager.close()
