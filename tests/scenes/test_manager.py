@@ -136,3 +136,22 @@ def test_setlist_file(tmp_path):
     assert read_setlist(path) == ["intro", "drop"]
     with pytest.raises(SceneError, match="cannot read"):
         read_setlist(tmp_path / "absent.txt")
+
+
+def test_a_recall_is_heard_whole_at_one_block_boundary(rig, scenes):
+    from performer.audio.engine import BlockEngine
+    import numpy as np
+
+    intro, drop = make_scenes(rig)
+    rig.set("scene/recall", "drop")
+    engine = BlockEngine(rig, compute_bends=False)
+    block = np.zeros((engine.in_channels, engine.block_size), dtype=np.float32)
+    engine.process_block(block)
+    rig.set("scene/recall", "intro")  # #2 out, #0 and #1 in
+    engine.process_block(block)
+    before = engine.stats.tensors_installed
+    assert rig.compute_pending() == 3
+    engine.process_block(block)  # the next block boundary installs all three together
+    assert engine.stats.tensors_installed - before == 3
+    engine.process_block(block)
+    assert engine.stats.tensors_installed - before == 3
