@@ -48,6 +48,7 @@ class SceneManager:
         self.morph = 0.0
         self.current = ""  # the scene last recalled or saved
         self.last_report: list[str] = []
+        self._requested = 0
         self._a: Scene | None = None
         self._b: Scene | None = None
         self._morph_states: tuple[dict, dict] | None = None
@@ -94,10 +95,11 @@ class SceneManager:
         scene = self.store.load(str(name))  # SceneError names the file; nothing has changed yet
         state, report = self._fit(scene)
         blocks = self._blocks()
+        self._requested += 1  # a queued recall that a later one overtook is dropped
         if self.quantize > 1 and blocks is not None:
             target = (blocks() // self.quantize + 1) * self.quantize
-            threading.Thread(target=self._recall_at, args=(blocks, target, scene, state, report, source),
-                             daemon=True, name="performer-recall").start()
+            threading.Thread(target=self._recall_at, args=(blocks, target, scene, state, report, source,
+                                                           self._requested), daemon=True, name="performer-recall").start()
             return report
         return self._apply(scene, state, report, source)
 
@@ -199,11 +201,14 @@ class SceneManager:
         engine = getattr(telemetry, "engine", None)
         return (lambda: engine.stats.blocks) if engine is not None else None
 
-    def _recall_at(self, blocks, target: int, scene: Scene, state: dict, report: list[str], source: str) -> None:
+    def _recall_at(self, blocks, target: int, scene: Scene, state: dict, report: list[str], source: str,
+                   request: int) -> None:
         # Publish one block ahead so the bend worker's compute lands by the boundary.
         deadline = time.monotonic() + 10.0
-        while blocks() < target - 1 and time.monotonic() < deadline:
+        while blocks() < target - 1 and time.monotonic() < deadline and request == self._requested:
             time.sleep(QUANTIZE_POLL_S)
+        if request != self._requested:
+            return
         try:
             self._apply(scene, state, report, source)
         except PerformerError as exc:

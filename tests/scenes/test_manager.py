@@ -155,3 +155,29 @@ def test_a_recall_is_heard_whole_at_one_block_boundary(rig, scenes):
     assert engine.stats.tensors_installed - before == 3
     engine.process_block(block)
     assert engine.stats.tensors_installed - before == 3
+
+
+def test_quantised_recall_waits_for_the_boundary_and_a_later_one_wins(rig, scenes):
+    import time
+    from types import SimpleNamespace
+
+    intro, drop = make_scenes(rig)
+    rig.set("bends/reset", 1)
+    rig.set("mix", 0.7)
+    changes = []
+    rig.add_listener(changes.append)
+    blocks = SimpleNamespace(blocks=5)
+    rig.telemetry = SimpleNamespace(engine=SimpleNamespace(stats=blocks))
+    rig.set("scene/quantize", 4)
+    rig.set("scene/recall", "intro")  # due at block 8 (published during block 7)
+    rig.set("scene/recall", "drop")  # overtakes it
+    time.sleep(0.05)
+    assert rig.get("mix") == 0.7 and rig.state()["tensors"] == {}  # nothing before the boundary
+    blocks.blocks = 7
+    deadline = time.monotonic() + 2
+    while rig.get("mix") == 0.7 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)
+    assert rig.state()["tensors"] == drop["tensors"] and rig.get("mix") == 1.0 and scenes.current == "drop"
+    assert not [c for c in changes if c.address == "mix" and c.value == 0.5]  # intro never applied
+    rig.telemetry = None
