@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up Performer on Debian/Ubuntu from nothing; safe to run again (it only adds what is missing).
 #   ./setup.sh            system packages (sudo when not root), .venv, Performer + test tools
-#                         (python3-venv, libportaudio2, jackd2 when missing)
+#                         (python3-venv, libportaudio2, jackd2, chromium when missing)
 set -euo pipefail
 cd "$(dirname "$0")"
 SUDO=""
@@ -14,6 +14,8 @@ python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 # the tests start a dummy-backend server). --no-install-recommends keeps Qt and friends out.
 ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing+=(libportaudio2)
 command -v jackd >/dev/null || missing+=(jackd2)
+# The dashboard's browser tests: Playwright drives Debian's Chromium (no browser download).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
