@@ -47,6 +47,12 @@ def add_parsers(sub, bend_type) -> None:
                         help="scene names, one per line, for setlist/next|prev (default: setlist.txt in the scenes folder)")
     scenes.add_argument("--fresh", action="store_true", help="start clean instead of from the last autosaved state")
     scenes.add_argument("--no-bending-log", action="store_true", help="do not log changes for this session")
+    web = serve.add_argument_group("dashboard")
+    web.add_argument("--web-port", type=int, default=8130, metavar="N", help="dashboard port (default 8130)")
+    web.add_argument("--web-host", default="127.0.0.1", metavar="HOST",
+                     help="dashboard address (default 127.0.0.1; another one gets a token, printed in its URL)")
+    web.add_argument("--web-token", metavar="TOKEN", help="use this token instead of a generated one")
+    web.add_argument("--no-web", action="store_true", help="no dashboard")
     control = serve.add_argument_group("control (docs/mappings.md, docs/osc.md)")
     control.add_argument("--mapping", type=Path, action="append", default=[], metavar="FILE",
                          help="a MIDI mapping file or folder, besides mappings/ and ~/.config/performer/mappings; repeatable")
@@ -192,6 +198,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(line, flush=True)
     except Exception as exc:  # scenes and control surfaces never take the audio down
         report(f"scenes, MIDI or OSC failed to start: {exc}")
+    web = None
+    if not args.no_web:
+        from performer.web.context import WebContext
+        from performer.web.server import WebServer, needs_token, new_token
+
+        token = args.web_token or (new_token() if needs_token(args.web_host) else None)
+        try:
+            web = WebServer(WebContext(rig, live=server, surfaces=surfaces, session=session, token=token),
+                            host=args.web_host, port=args.web_port).start()
+            print(f"web: {web.url()}", flush=True)
+        except PerformerError as exc:  # the dashboard never takes the audio down either
+            report(f"dashboard off: {exc}")
+            web = None
     if args.learn:
         threading.Thread(target=_learn_in_turn, args=(surfaces, args.learn, stop), daemon=True).start()
     print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)
@@ -209,6 +228,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if web is not None:
+            web.stop()
         surfaces.stop()
         session.stop()
         written = server.stop()

@@ -31,6 +31,7 @@ from performer.audio.files import fit_channels, read_audio, resample
 from performer.live.clock import ClockHost
 from performer.live.device_link import DeviceConfig, DeviceError, DeviceLink
 from performer.live.inputs import LoopedFileInput, RingInput
+from performer.live.monitor import Monitor
 from performer.live.pipeline import LivePipeline
 from performer.live.recorder import Recorder
 from performer.live.shared import CALLBACKS, Layout, SharedAudio
@@ -80,6 +81,7 @@ class LiveServer:
         self.latency: Latency | None = None
         self.device_info = None
         self._froze = False
+        self.monitor = Monitor()  # latest block in/out for meters (dashboard)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._pause = threading.Event()
@@ -265,6 +267,7 @@ class LiveServer:
                 self._out_pos += out.shape[0]
                 for sink in self._sinks:
                     sink.push(out)
+                self.monitor.publish(frames, out)
             except Exception:  # the show goes on; the engine already counts model failures
                 log.exception("model thread iteration failed")
                 time.sleep(0.01)

@@ -86,7 +86,7 @@ def test_serve_headless_from_the_command_line(small_model_path, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "performer", "serve", str(small_model_path), "--input-file", str(tmp_path / "in.wav"),
          "--output-file", str(tmp_path / "out.wav"), "--rate", "48000", "--duration", "2",
-         "--bend", "#5/0/transform=invert"], capture_output=True, text=True, timeout=120, cwd=REPO,
+         "--bend", "#5/0/transform=invert", "--no-web"], capture_output=True, text=True, timeout=120, cwd=REPO,
         env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config")))
     assert result.returncode == 0, result.stderr
     assert "latency:" in result.stdout and "wrote" in result.stdout

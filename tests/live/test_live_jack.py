@@ -168,6 +168,8 @@ class ServeProcess:
         # a data and config folder of its own: no autosave restored from another test's server
         private = Path(tempfile.mkdtemp(prefix="performer-serve-"))
         env = {"XDG_DATA_HOME": str(private / "data"), "XDG_CONFIG_HOME": str(private / "config"), **env}
+        if "--web-port" not in extra:  # one dashboard port per machine: only the tests that use it ask
+            extra = (*extra, "--no-web")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "performer", "serve", str(model_path), "--status-interval", "1", *extra],
             env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)

@@ -1,0 +1,201 @@
+"""The dashboard's HTTP API and WebSocket (FastAPI), and the static page from ``web/``.
+
+Every request goes through ``Rig.set``/``Rig.get`` like MIDI and OSC do. With a token (required
+when the dashboard listens beyond 127.0.0.1) every API request and the WebSocket must carry it:
+``?token=`` (the page takes it from its own URL) or an ``Authorization: Bearer`` header. WebSocket connections must come
+from the dashboard's own origin. Names in paths never reach the file system unchecked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, HTTPException, Request, WebSocket, status
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from performer.errors import PerformerError
+from performer.web.context import WebContext
+from performer.web.hub import Hub
+from performer.web.views import heatmap, tensor_list
+
+class SetRequest(BaseModel):
+    address: str = Field(..., max_length=512, description="a Rig address, e.g. mix or decoder.net.2.weight/0/amount")
+    value: Any = Field(None, description="number, string (transform or mode names) or bool")
+
+
+class SetResult(BaseModel):
+    address: str
+    value: Any
+
+
+class LearnRequest(BaseModel):
+    address: str = Field(..., max_length=512)
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _provided_token(request: Request | WebSocket) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.query_params.get("token")
+
+
+def create_app(context: WebContext) -> FastAPI:
+    hub = Hub(context)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await hub.start()
+        yield
+        await hub.stop()
+
+    app = FastAPI(title="Performer", version="1", lifespan=lifespan,
+                  description="Bend a neural audio model live: the Rig's address space over HTTP and a WebSocket.",
+                  responses={401: {"model": Problem}})
+    app.state.hub = hub
+    app.state.context = context
+
+    @app.middleware("http")
+    async def authorised(request: Request, call_next):
+        if context.token is not None and request.url.path.startswith("/api"):
+            given = _provided_token(request)
+            if not given or not hmac.compare_digest(given, context.token):
+                return JSONResponse({"detail": "a token is required: open the URL `performer serve` printed "
+                                               "(it ends in ?token=...)"}, status_code=status.HTTP_401_UNAUTHORIZED)
+        return await call_next(request)
+
+    @app.exception_handler(PerformerError)
+    async def performer_error(request: Request, exc: PerformerError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.get("/api/status", summary="Engine, audio and control status")
+    def get_status() -> dict:
+        return context.status()
+
+    @app.get("/api/state", summary="The whole bend state (chains, latent, globals, selection)")
+    def get_state() -> dict:
+        return context.rig.state()
+
+    @app.get("/api/addresses", summary="The address space of the loaded model, with ranges")
+    def get_addresses() -> dict:
+        return context.rig.describe_addresses()
+
+    @app.get("/api/tensors", summary="Every bendable tensor in model order, in plain words")
+    def get_tensors() -> list[dict]:
+        return tensor_list(context.rig)
+
+    @app.get("/api/tensors/{index}/heatmap", summary="A tensor before and after its bend, with the mask",
+             responses={404: {"model": Problem}})
+    def get_heatmap(index: int, rows: int = 64, cols: int = 128) -> dict:
+        if not 0 <= index < len(context.rig.tensors):
+            raise HTTPException(404, f"no tensor #{index}: this model has #0..#{len(context.rig.tensors) - 1}")
+        return heatmap(context.rig, index, rows=min(max(rows, 1), 256), cols=min(max(cols, 1), 512))
+
+    @app.post("/api/set", summary="Set one address (what a knob does)", response_model=SetResult,
+              responses={422: {"model": Problem}})
+    def post_set(request: SetRequest) -> SetResult:
+        stored = context.rig.set(request.address, request.value, source="web")
+        return SetResult(address=context.rig.resolve(request.address), value=_plain(stored))
+
+    @app.get("/api/scenes", summary="Saved scenes, the current one and the set list")
+    def get_scenes() -> dict:
+        manager = _scenes(context)
+        listing = manager.store.list()
+        return {"scenes": [{"name": info.name, "modified": getattr(info, "modified", "")} for info in listing.scenes],
+                "errors": [str(e) for e in listing.errors], "current": manager.current,
+                "setlist": manager.setlist, "position": manager.position}
+
+    @app.post("/api/scenes/{name}/save", summary="Save the current state as a scene", responses={422: {"model": Problem}})
+    def save_scene(name: str) -> dict:
+        return {"name": context.rig.set("scene/save", name, source="web")}
+
+    @app.post("/api/scenes/{name}/recall", summary="Recall a scene", responses={422: {"model": Problem}})
+    def recall_scene(name: str) -> dict:
+        context.rig.set("scene/recall", name, source="web")
+        return {"name": name, "report": _scenes(context).last_report}
+
+    @app.get("/api/mappings", summary="Loaded MIDI mappings with live values")
+    def get_mappings() -> dict:
+        router = getattr(context.surfaces, "router", None)
+        mappings = router.mappings if router is not None else getattr(context.surfaces, "mappings", [])
+        return {"midi": router is not None, "mappings": [
+            {"name": m.name, "device": m.device, "controls": [
+                {"match": {"type": c.match.type, "channel": c.match.channel, "number": c.match.number},
+                 "address": c.address, "label": c.label, "mode": c.mode, "takeover": c.takeover,
+                 "value": _current(context.rig, c.address)} for c in m.controls]} for m in mappings]}
+
+    @app.post("/api/learn", status_code=202, summary="Bind the next MIDI control moved to an address",
+              responses={409: {"model": Problem}, 422: {"model": Problem}})
+    def post_learn(request: LearnRequest) -> dict:
+        router = getattr(context.surfaces, "router", None)
+        if router is None:
+            raise HTTPException(409, "MIDI is off in this server (started with --no-midi, or no MIDI system)")
+        context.rig.resolve(request.address)  # an unknown address fails now
+
+        def wait() -> None:
+            control = router.learn(request.address, timeout=30)
+            hub.event({"type": "learn", "address": request.address, "control": None if control is None else {
+                "type": control.match.type, "channel": control.match.channel, "number": control.match.number,
+                "mode": control.mode}})
+
+        threading.Thread(target=wait, daemon=True, name="performer-web-learn").start()
+        return {"address": request.address, "waiting_s": 30}
+
+    @app.get("/api/models", summary="Models (.ts) in the models folder")
+    def get_models() -> dict:
+        folder = context.models_dir
+        files = sorted(p.name for p in folder.glob("*.ts")) if folder.is_dir() else []
+        return {"folder": str(folder), "models": files, "loaded": str(context.rig.model.path)}
+
+    @app.websocket("/api/ws")
+    async def websocket(socket: WebSocket) -> None:
+        if context.token is not None:
+            given = _provided_token(socket)
+            if not given or not hmac.compare_digest(given, context.token):
+                await socket.close(code=4401)
+                return
+        if not _same_origin(socket):
+            await socket.close(code=4403)
+            return
+        await socket.accept()
+        await hub.serve(socket)
+
+    if context.web_dir.is_dir():  # the page and its scripts (not secret; the API is what the token guards)
+        app.mount("/", StaticFiles(directory=context.web_dir, html=True), name="page")
+    return app
+
+
+def _scenes(context: WebContext):
+    manager = context.scenes
+    if manager is None:
+        raise HTTPException(409, "scenes are off in this server")
+    return manager
+
+
+def _current(rig, address: str):
+    try:
+        return _plain(rig.get(address))
+    except PerformerError:
+        return None
+
+
+def _plain(value):
+    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
+
+
+def _same_origin(socket: WebSocket) -> bool:
+    """Browsers send Origin on WebSocket upgrades: it must be the dashboard's own host. Clients
+    without one (scripts, benches) pass: they cannot ride on a performer's browser session."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == socket.headers.get("host", "")
