@@ -126,7 +126,9 @@ def test_no_xruns_with_a_bend_every_10ms_for_20s(jack_server, small_model_path):
             time.sleep(0.01)
 
     mark = jack_server.log_mark()
-    with server, JackProbe(jack_server, np.zeros(1), 21.0):
+    # No probe client in this test: a Python JACK client in this process waits for the GIL, and
+    # a client late upstream leaves performer "not finished" too; performer runs alone here.
+    with server:
         worker = threading.Thread(target=knob)
         worker.start()
         time.sleep(20.0)
