@@ -53,6 +53,19 @@ async def clients(url: str, n: int, seconds: float) -> list[int]:
     return counts
 
 
+def _clients_process(port: int, n: int, seconds: float) -> list[int]:
+    """The clients in a process of their own, as browsers are: they never share our GIL."""
+    import subprocess
+
+    code = (f"import asyncio, json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
+            f"from bench.web_clients import clients; "
+            f"print(json.dumps(asyncio.run(clients('ws://127.0.0.1:{port}/api/ws', {n}, {seconds}))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds + 60)
+    if result.returncode:
+        raise SystemExit(result.stderr)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def window(server: LiveServer, jack: JackServer, seconds: float, run) -> dict:
     mark, before = jack.log_mark(), server.telemetry.snapshot()
     result = run(seconds)
@@ -80,8 +93,7 @@ def main() -> None:
             try:
                 time.sleep(1.0)
                 idle = window(server, jack, args.seconds, time.sleep)
-                busy = window(server, jack, args.seconds, lambda s: asyncio.run(
-                    clients(f"ws://127.0.0.1:{port}/api/ws", args.clients, s)))
+                busy = window(server, jack, args.seconds, lambda s: _clients_process(port, args.clients, s))
             finally:
                 web.stop()
             block_rate = server.engine.model.sample_rate / server.engine.block_size
