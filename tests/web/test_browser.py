@@ -222,6 +222,25 @@ def test_bending_a_tensor_redraws_its_heat_map(page, live):
     live.wait(lambda: abs(live.chain(name)[0]["amount"] - 0.25) < 1e-6, what="amount 0.25 (the last value wins)")
     assert page.input_value(f'{editor} input[data-address="{name}/0/amount"]') == "0.25"
 
+    # a mouse drag: sets go out at about 30 Hz, not one per input event, and the last one is where it stopped
+    sets = []
+    page.on("request", lambda r: sets.append(r.post_data_json) if "/api/set" in r.url else None)
+    box = amount.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 4, y)
+    page.mouse.down()
+    started = time.monotonic()
+    page.mouse.move(box["x"] + 0.7 * box["width"], y, steps=80)
+    page.mouse.up()
+    elapsed = time.monotonic() - started
+    final = float(amount.input_value())
+    assert final > 0.5
+    live.wait(lambda: live.chain(name)[0]["amount"] == final, what=f"amount {final} after the drag")
+    page.wait_for_timeout(100)  # request events reach Python inside Playwright calls
+    sent = [r["value"] for r in sets if r["address"] == f"{name}/0/amount"]
+    assert 2 <= len(sent) <= 2 + elapsed * 30 * 1.3, (len(sent), elapsed)
+    assert sent[-1] == final
+
     # a transform with parameters shows them as sliders over their ranges
     page.select_option(f'{editor} select[data-address="{name}/0/transform"]', "scale")
     factor = page.locator(f'{editor} input[data-address="{name}/0/factor"]')

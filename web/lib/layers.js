@@ -62,7 +62,8 @@ export function renderLayerList() {
         title: `${latentSize} latent dimensions: offset and scale each` }));
     } else {
       for (const t of members) {
-        ul.append(row({ index: t.index, label: shortName(t), kind: t.kind, shape: t.shape, title: t.name,
+        ul.append(row({ index: t.index, label: shortName(t), kind: t.kind, shape: t.shape,
+          title: t.about ? `${t.name}\n${t.about}` : t.name,
           search: `${t.name} ${t.kind} ${t.role || ""}`.toLowerCase() }));
       }
     }
@@ -140,6 +141,7 @@ export function choose(index, { fromUser = false } = {}) {
   for (const pick of document.querySelectorAll("#layer-list .pick")) {
     const on = pick.dataset.index === String(index);
     pick.setAttribute("aria-expanded", String(on));
+    if (on) pick.setAttribute("aria-controls", "editor"); else pick.removeAttribute("aria-controls");
     pick.closest("li").classList.toggle("chosen", on);
     if (on) pick.setAttribute("aria-current", "true"); else pick.removeAttribute("aria-current");
   }
@@ -372,10 +374,23 @@ let heatTimers = [];
 let heatBusy = false;
 let heatAgain = false;
 
-/** Fetch the chosen tensor's heat map now-ish and again as the bend worker installs it. */
+let heatNext = null;
+let heatLast = -Infinity;
+const HEAT_EVERY_MS = 150;
+
+/**
+ * Fetch the chosen tensor's heat map soon (at most every 150 ms while a knob moves) and again
+ * 0.4 s and 1.2 s after the last change, when the bend worker has installed it.
+ */
 export function scheduleHeat(first = 60) {
   heatTimers.forEach(clearTimeout);
-  heatTimers = [first, first + 350, first + 1200].map((ms) => setTimeout(fetchHeat, ms));
+  heatTimers = [first + 350, first + 1200].map((ms) => setTimeout(fetchHeat, ms));
+  if (heatNext !== null) return;
+  const wait = Math.max(first, heatLast + HEAT_EVERY_MS - performance.now());
+  heatNext = setTimeout(() => {
+    heatNext = null;
+    fetchHeat();
+  }, wait);
 }
 
 async function fetchHeat() {
@@ -385,6 +400,7 @@ async function fetchHeat() {
     return;
   }
   heatBusy = true;
+  heatLast = performance.now();
   const index = app.chosen;
   try {
     const data = await getJSON(`/api/tensors/${index}/heatmap`);
