@@ -103,12 +103,10 @@ function onMessage(message) {
     case "status":
       showStatus(message);
       break;
-    case "meters":
+    case "meters":  // one frame per model block: levels, and the spectra for the spectrograms
       showMeters(message);
-      break;
-    case "spectrum":
-      spectra.input?.push(message.input || []);
-      spectra.output?.push(message.output || []);
+      spectra.input?.push(message.spectrum?.input || []);
+      spectra.output?.push(message.spectrum?.output || []);
       break;
     case "learn":
       learnResult(message);

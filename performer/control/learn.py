@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from performer.control.mapping import SCHEMA_VERSION, ControlMapping, Mapping, Match, load_mapping
@@ -70,6 +71,45 @@ def detect_control(events: list[tuple[str, ControlEvent]], address: str) -> tupl
     if first.kind in ("pitchbend", "pressure", "program"):
         return port, ControlMapping(Match(first.kind, first.channel), address)
     return None
+
+
+def address_range(rig, address: str) -> tuple[float, float] | None:
+    """The range a knob should sweep for ``address``: a global's, a latent bend's, a slot field's
+    or its transform parameter's; None for what is not a number (transform names, modes)."""
+    from performer.bending.transforms import get_transform
+    from performer.rig.addresses import GLOBALS
+
+    canonical = rig.resolve(address)
+    if canonical in GLOBALS:
+        return GLOBALS[canonical][0], GLOBALS[canonical][1]
+    parts = canonical.split("/")
+    if parts[0] == "latent":
+        return (-3.0, 3.0) if parts[-1] == "offset" else (-2.0, 4.0)  # the musical part of -8..8
+    field = parts[-1]
+    if field in ("amount", "percent", "bypass"):
+        return 0.0, 1.0
+    if len(parts) == 3 and field not in ("transform", "mode", "seed"):
+        slot = rig.get(f"{'/'.join(parts[:2])}/transform")
+        if slot:
+            try:
+                param = get_transform(slot).param(field)
+            except Exception:
+                return None
+            lo, hi = getattr(param, "min", None), getattr(param, "max", None)
+            if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+                return float(lo), float(hi)
+    return None
+
+
+def with_address_range(rig, control: ControlMapping) -> ControlMapping:
+    """A learned control sweeping its address's range (a gain knob in dB, not 0..1)."""
+    try:
+        found = address_range(rig, control.address)
+    except Exception:
+        found = None
+    if found is None or (control.min, control.max) == found:
+        return control
+    return replace(control, min=found[0], max=found[1])
 
 
 def save_learned(path: Path, control: ControlMapping) -> Mapping:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from performer.control.feedback import FeedbackSender, SendBytes, encode
-from performer.control.learn import LEARN_WINDOW_S, detect_control, save_learned
+from performer.control.learn import LEARN_WINDOW_S, detect_control, save_learned, with_address_range
 from performer.control.mapping import ControlMapping, Mapping, OutputMapping
 from performer.control.midi import Acceleration, ControlEvent, MidiStreamParser, Shape, Takeover, decode_relative
 from performer.errors import PerformerError
@@ -287,6 +287,7 @@ class MidiRouter:
                 self._learn_done.set()
                 return
             port, control = found
+            control = with_address_range(self.rig, control)
             if self.learn_file is not None:
                 mapping = save_learned(self.learn_file, control)
             else:

@@ -112,7 +112,8 @@ def create_app(context: WebContext) -> FastAPI:
         listing = manager.store.list()
         return {"scenes": [{"name": info.name, "modified": getattr(info, "modified", "")} for info in listing.scenes],
                 "errors": [str(e) for e in listing.errors], "current": manager.current,
-                "setlist": manager.setlist, "position": manager.position}
+                "setlist": manager.setlist, "position": manager.position,
+                "a": context.rig.get("scene/a"), "b": context.rig.get("scene/b"), "morph": context.rig.get("scene/morph")}
 
     @app.post("/api/scenes/{name}/save", summary="Save the current state as a scene", responses={422: {"model": Problem}})
     def save_scene(name: str) -> dict:

@@ -122,8 +122,9 @@ class Hub:
         if monitor is not None and monitor.sequence != self._last_sequence and monitor.latest is not None:
             self._last_sequence = monitor.sequence
             inp, out = monitor.latest
-            self._broadcast({"type": "meters", "input_db": levels_db(inp), "output_db": levels_db(out)})
-            self._broadcast({"type": "spectrum", "input": spectrum_db(inp), "output": spectrum_db(out)})
+            # one frame per block with levels and spectra: one send per client, not two
+            self._broadcast({"type": "meters", "input_db": levels_db(inp), "output_db": levels_db(out),
+                             "spectrum": {"input": spectrum_db(inp), "output": spectrum_db(out)}})
             self.sent_frames += 1
         now = time.monotonic()
         if now - self._last_status >= STATUS_EVERY_S:

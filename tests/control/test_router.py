@@ -241,3 +241,16 @@ def test_learned_file_round_trips(tmp_path):
     text = to_toml(m)
     again = parse_mapping(tomllib.loads(text), "roundtrip")
     assert again.controls == m.controls and again.outputs == m.outputs
+
+
+def test_a_learned_knob_sweeps_its_address_range(rig):
+    from performer.control.learn import with_address_range
+    from performer.control.mapping import ControlMapping, Match
+
+    knob = Match("cc", 1, 20)
+    assert (with_address_range(rig, ControlMapping(knob, "output/gain")).min,
+            with_address_range(rig, ControlMapping(knob, "output/gain")).max) == (-60.0, 12.0)
+    rig.set("#3/0/transform", "scale")
+    factor = with_address_range(rig, ControlMapping(knob, "#3/0/factor"))
+    assert factor.min < factor.max and (factor.min, factor.max) != (0.0, 1.0)
+    assert with_address_range(rig, ControlMapping(knob, "#3/0/transform")).max == 1.0  # not a number: unchanged
