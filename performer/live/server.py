@@ -28,13 +28,14 @@ import torch
 from performer.audio.delay import model_delay
 from performer.audio.engine import BlockEngine, EngineStats
 from performer.audio.files import fit_channels, read_audio, resample
+from performer.errors import PerformerError
 from performer.live.clock import ClockHost
 from performer.live.device_link import DeviceConfig, DeviceError, DeviceLink
 from performer.live.inputs import LoopedFileInput, RingInput
 from performer.live.monitor import Monitor
 from performer.live.pipeline import LivePipeline
 from performer.live.recorder import Recorder
-from performer.live.shared import CALLBACKS, Layout, SharedAudio
+from performer.live.shared import CALLBACKS, OUT_READ, Layout, SharedAudio
 from performer.live.telemetry import Latency, Telemetry
 from performer.rig import Change, Rig
 
@@ -82,6 +83,9 @@ class LiveServer:
         self.device_info = None
         self._froze = False
         self.monitor = Monitor()  # latest block in/out for meters (dashboard)
+        self.input_name = ""
+        self._device_input = None
+        self._input_request = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._pause = threading.Event()
@@ -156,8 +160,11 @@ class LiveServer:
             audio, file_rate = source
             self.input = LoopedFileInput(resample(audio, file_rate, rate).T.copy(), self.shared, rate,
                                          self.latency.ring_frames)
+            self.input_name = Path(str(o.input_file)).name
+            self._device_input = None
         else:
-            self.input = RingInput(self.shared.input.with_channels(dev_in))
+            self.input = self._device_input = RingInput(self.shared.input.with_channels(dev_in))
+            self.input_name = "device"
         if o.output_file is not None:
             self._output_file = Recorder(o.output_file, rate, dev_out)
             self._output_file.start()
@@ -233,10 +240,41 @@ class LiveServer:
         if isinstance(self.input, LoopedFileInput):
             self.input.consumed = 0
 
+    def switch_input(self, audio: np.ndarray | None, rate: int | None = None, name: str = "") -> None:
+        """Loop ``audio`` [channels, frames] (at ``rate``) as the input from the next block on, or
+        go back to the device input (None). Any thread; the model thread swaps between blocks,
+        keeping the input's timing, so the output neither jumps nor drifts."""
+        if audio is None:
+            if self._device_input is None:
+                raise PerformerError("this server has no device input to go back to (it was started with --input-file)")
+            self._input_request = (self._device_input, "device")
+            return
+        channels = self.pipeline.device_in_channels
+        looped = resample(fit_channels(audio, channels, what=name or "input"), rate or self.rate, self.rate)
+        if looped.shape[1] < self.rate // 10:
+            raise PerformerError(f"{name or 'the input'} is too short to loop (under 0.1 s)")
+        self._input_request = (LoopedFileInput(looped.T.copy(), self.shared, self.rate, self.latency.ring_frames),
+                               name or "loop")
+
+    def _apply_input_request(self) -> None:
+        """Model thread: make the requested input current, continuing from the same frame."""
+        new, name = self._input_request
+        self._input_request = None
+        pending = self.input.available()
+        if isinstance(new, LoopedFileInput):
+            new.consumed = int(self.shared.header[OUT_READ]) - pending
+        else:  # the device ring kept filling meanwhile: skip to where the loop was
+            ring = new.ring
+            ring.counters[ring.READ] = max(int(ring.counters[ring.READ]), int(ring.counters[ring.WRITTEN]) - pending)
+        self.input = new
+        self.input_name = name
+
     def _model_loop(self) -> None:
         rate, telemetry, engine = self.rate, self.telemetry, self.engine
         telemetry.model_priority = _raise_thread_priority(MODEL_THREAD_NICE)
         while not self._stop.is_set():
+            if self._input_request is not None:
+                self._apply_input_request()
             if self._pause.is_set():
                 self._paused.set()
                 time.sleep(0.005)

@@ -9,12 +9,16 @@ from the dashboard's own origin. Names in paths never reach the file system unch
 from __future__ import annotations
 
 import hmac
+import os
+import re
+import tempfile
 import threading
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, HTTPException, Request, WebSocket, status
+from fastapi import FastAPI, HTTPException, Request, UploadFile, WebSocket, status
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -151,6 +155,69 @@ def create_app(context: WebContext) -> FastAPI:
         threading.Thread(target=wait, daemon=True, name="performer-web-learn").start()
         return {"address": request.address, "waiting_s": 30}
 
+    @app.get("/api/inputs", summary="Example inputs, uploaded files, and what the engine hears now")
+    def get_inputs() -> dict:
+        from performer.live.examples import EXAMPLES
+
+        folder = context.uploads()
+        uploads = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if folder.is_dir() else []
+        live = context.live
+        return {"examples": list(EXAMPLES), "uploads": uploads, "current": getattr(live, "input_name", None),
+                "device": getattr(live, "_device_input", None) is not None}
+
+    @app.post("/api/inputs/{name}", summary="Loop an example or an upload as the input ('device' goes back)",
+              responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}})
+    def post_input(name: str) -> dict:
+        from performer.audio.files import read_audio
+        from performer.live.examples import EXAMPLES, example
+
+        live = context.live
+        if live is None:
+            raise HTTPException(409, "no live engine in this server")
+        if name == "device":
+            live.switch_input(None)
+        elif name in EXAMPLES:
+            live.switch_input(example(name, live.rate), live.rate, name)
+        else:
+            path = _upload_path(context, name)
+            audio, rate = read_audio(path)
+            live.switch_input(audio, rate, name)
+        return {"current": name}
+
+    @app.post("/api/upload", summary="Upload audio to loop as the input (WAV, FLAC or OGG)",
+              responses={413: {"model": Problem}, 415: {"model": Problem}})
+    async def upload(file: UploadFile) -> dict:
+        folder = context.uploads()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file.filename or "upload").stem).strip("._")[:60] or "upload"
+        suffix = Path(file.filename or "").suffix.lower()
+        if suffix not in AUDIO_SUFFIXES:
+            raise HTTPException(415, f"upload WAV, FLAC or OGG audio ({', '.join(AUDIO_SUFFIXES)}), not {suffix or 'this'}")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=suffix)
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := await file.read(1 << 16):
+                    size += len(chunk)
+                    if size > context.max_upload_bytes:
+                        raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes >> 20} MB")
+                    out.write(chunk)
+            try:
+                import soundfile
+
+                soundfile.info(tmp)
+            except Exception:
+                raise HTTPException(415, "that file is not audio that can be read (WAV, FLAC or OGG)") from None
+            target = folder / f"{stem}{suffix}"
+            counter = 1
+            while target.exists():
+                counter += 1
+                target = folder / f"{stem}-{counter}{suffix}"
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return {"name": target.name, "bytes": size}
+
     @app.get("/api/models", summary="Models (.ts) in the models folder")
     def get_models() -> dict:
         folder = context.models_dir
@@ -173,6 +240,20 @@ def create_app(context: WebContext) -> FastAPI:
     if context.web_dir.is_dir():  # the page and its scripts (not secret; the API is what the token guards)
         app.mount("/", StaticFiles(directory=context.web_dir, html=True), name="page")
     return app
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+def _upload_path(context: WebContext, name: str) -> Path:
+    """An uploaded file by name: only a plain file name that is in the uploads folder."""
+    folder = context.uploads()
+    if name != Path(name).name or name.startswith(".") or Path(name).suffix.lower() not in AUDIO_SUFFIXES:
+        raise HTTPException(404, f"no input named {name!r}: an example, 'device', or an uploaded file's name")
+    path = folder / name
+    if not path.is_file():
+        raise HTTPException(404, f"no input named {name!r}: an example, 'device', or an uploaded file's name")
+    return path
 
 
 def _scenes(context: WebContext):

@@ -17,6 +17,15 @@ class WebContext:
     token: str | None = None  # required on every request when set (a network-reachable dashboard)
     web_dir: Path = REPO / "web"
     models_dir: Path = REPO / "models"
+    uploads_dir: Path | None = None  # default: uploads/ in the user's data folder
+    max_upload_bytes: int = 32 << 20
+
+    def uploads(self) -> Path:
+        if self.uploads_dir is None:
+            from performer.scenes.paths import default_data_dir
+
+            self.uploads_dir = default_data_dir() / "uploads"
+        return self.uploads_dir
 
     def monitor(self):
         return getattr(self.live, "monitor", None)

@@ -146,3 +146,30 @@ def test_no_request_the_schema_allows_gets_a_500(rig, session):
 
         exercise()
     assert not failures, failures
+
+
+def test_uploads_are_checked_and_kept_in_their_folder(rig, session, tmp_path):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    context = WebContext(rig, session=session, uploads_dir=tmp_path / "uploads", max_upload_bytes=200_000)
+    wav = io.BytesIO()
+    sf.write(wav, np.zeros(4410, dtype=np.float32), 44100, format="WAV")
+    with TestClient(create_app(context)) as c:
+        ok = c.post("/api/upload", files={"file": ("../../My Take (1).wav", wav.getvalue(), "audio/wav")})
+        assert ok.status_code == 200 and ok.json()["name"] == "My_Take_1.wav"
+        again = c.post("/api/upload", files={"file": ("My Take (1).wav", wav.getvalue(), "audio/wav")})
+        assert again.json()["name"] == "My_Take_1-2.wav"
+        assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["My_Take_1-2.wav", "My_Take_1.wav"]
+        assert c.post("/api/upload", files={"file": ("notes.txt", b"hello", "text/plain")}).status_code == 415
+        assert c.post("/api/upload", files={"file": ("fake.wav", b"RIFF....nonsense", "audio/wav")}).status_code == 415
+        big = c.post("/api/upload", files={"file": ("big.wav", b"\0" * 300_000, "audio/wav")})
+        assert big.status_code == 413
+        assert not [p for p in (tmp_path / "uploads").iterdir() if p.name.startswith(".")]  # no leftovers
+        inputs = c.get("/api/inputs").json()
+        assert inputs["examples"] == ["glide", "pulse", "voice-like"] and "My_Take_1.wav" in inputs["uploads"]
+        assert c.post("/api/inputs/glide").status_code == 409  # no live engine here
+        for name in ("..%2F..%2Fetc%2Fpasswd", ".hidden.wav", "absent.wav"):
+            assert c.post(f"/api/inputs/{name}").status_code in (404, 405, 409)

@@ -62,3 +62,50 @@ def test_dashboard_on_the_network_prints_a_token_url(jack_server, small_model_pa
         serve.process.terminate()
         serve.process.wait(timeout=30)
     assert serve.process.returncode == 0, serve.text
+
+
+def test_an_example_input_replaces_the_device_and_back(jack_server, small_model_path, tmp_path):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    port = free_tcp_port()
+    serve = ServeProcess(small_model_path, jack_server.env(), "--web-port", str(port), "--no-midi", "--no-osc")
+    base = f"http://127.0.0.1:{port}"
+
+    def input_level(seconds: float = 1.0) -> float:
+        import websockets.sync.client as ws_client
+
+        levels = []
+        with ws_client.connect(f"ws://127.0.0.1:{port}/api/ws") as ws:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                message = __import__("json").loads(ws.recv(timeout=2))
+                if message["type"] == "meters":
+                    levels.append(max(message["input_db"]))
+        return max(levels)
+
+    try:
+        assert serve.wait_for("running; Ctrl-C stops", 60), serve.text
+        assert httpx.get(f"{base}/api/inputs").json()["current"] == "device"
+        assert input_level() < -100  # nothing plays into performer:in_0
+        assert httpx.post(f"{base}/api/inputs/glide").json() == {"current": "glide"}
+        time.sleep(0.3)
+        assert httpx.get(f"{base}/api/inputs").json()["current"] == "glide"
+        assert input_level() > -40
+        wav = io.BytesIO()
+        sf.write(wav, 0.5 * np.sin(np.arange(22050) / 5).astype(np.float32), 22050, format="WAV")  # resampled
+        name = httpx.post(f"{base}/api/upload", files={"file": ("take.wav", wav.getvalue())}).json()["name"]
+        assert httpx.post(f"{base}/api/inputs/{name}").status_code == 200
+        time.sleep(0.3)
+        assert input_level() > -20
+        assert httpx.post(f"{base}/api/inputs/device").status_code == 200
+        time.sleep(0.3)
+        assert input_level() < -100
+        status = httpx.get(f"{base}/api/status").json()
+        assert status["late_frames"] == 0, status
+    finally:
+        serve.process.terminate()
+        serve.process.wait(timeout=30)
+    assert serve.process.returncode == 0, serve.text

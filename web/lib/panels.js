@@ -315,10 +315,13 @@ export const refreshInputs = debounce(async () => {
   }
   const list = $("examples");
   list.replaceChildren();
-  if (!inputs.examples?.length) list.append(el("li", { class: "hint" }, "No examples on this server."));
-  for (const name of inputs.examples || []) {
+  // the device (when there is one), the examples, then what was uploaded
+  const names = [...(inputs.device ? ["device"] : []), ...(inputs.examples || []), ...(inputs.uploads || [])];
+  if (!names.length) list.append(el("li", { class: "hint" }, "No inputs to choose on this server."));
+  for (const name of names) {
+    const label = name === "device" ? "live input (device)" : name;
     list.append(el("li", {}, el("button", { type: "button", "aria-pressed": String(name === inputs.current),
-      onclick: () => useInput(name) }, name)));
+      onclick: () => useInput(name) }, label)));
   }
 }, 30);
 
