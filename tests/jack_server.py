@@ -77,15 +77,24 @@ class JackServer:
 
     def xruns_since(self, mark: int) -> dict[str, int]:
         """Whom jackd blamed for each xrun since `mark`: a client's name, or "driver" when its own
-        timer woke late (the dummy backend without realtime priority on a busy machine)."""
+        timer woke late (a busy machine). When the timer is late, jackd then reports every client
+        of that cycle as unfinished: those lines count for the driver, not the clients."""
         with open(self.log_path, "rb") as log:
             log.seek(mark)
             text = log.read().decode(errors="replace")
         blame: dict[str, int] = {}
+        driver_late = False  # clients reported unfinished in the cycle after the timer woke late
         for line in text.splitlines():
+            if "JackTimedDriver::Process XRun" in line:
+                blame["driver"] = blame.get("driver", 0) + 1
+                driver_late = True
+                continue
+            if "ProcessGraphAsyncMaster" in line:  # the end of that cycle's report
+                driver_late = False
+                continue
             client = re.search(r"XRun: client =? ?(\S+) (?:was not finished|finished after)", line)
-            who = client.group(1) if client else ("driver" if "JackTimedDriver::Process XRun" in line else None)
-            if who:
+            if client:
+                who = "driver (every client of a late cycle)" if driver_late else client.group(1)
                 blame[who] = blame.get(who, 0) + 1
         return blame
 
