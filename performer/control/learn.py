@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from performer.atomic import write_atomic
 from performer.control.mapping import SCHEMA_VERSION, ControlMapping, Mapping, Match, load_mapping
 from performer.control.midi import ControlEvent
 
@@ -121,18 +121,8 @@ def save_learned(path: Path, control: ControlMapping) -> Mapping:
     else:
         mapping = Mapping(name="Learned", path=path, description="controls bound with MIDI learn")
     mapping.controls = [c for c in mapping.controls if c.match != control.match] + [control]
-    text = to_toml(mapping)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, to_toml(mapping).encode("utf-8"))  # the previous file stays as learned.toml.prev
     mapping.path = path
     return mapping
 

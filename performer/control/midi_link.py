@@ -15,7 +15,6 @@ import logging
 import os
 import queue
 import select
-import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
+from performer.children import close_streams, kill_group
 from performer.errors import PerformerError
 
 log = logging.getLogger("performer.control.midi")
@@ -155,11 +155,11 @@ class MidiLink:
                 log.warning("the MIDI process did not stop within %.0f s; killed", timeout)
         if self._thread is not None:
             if process is not None:
-                self._kill(process)  # its reader sees the end of file
+                kill_group(process)  # its reader sees the end of file
             self._thread.join(timeout=timeout + OPEN_TIMEOUT_S)
             self._thread = None
         if process is not None:
-            self._kill(process)
+            kill_group(process)
             self._close_pipes(process)
         with self._lock:
             self._process = None
@@ -201,7 +201,7 @@ class MidiLink:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         with self._lock:
             if self._stopping.is_set():
-                self._kill(process)
+                kill_group(process)
                 self._close_pipes(process)
                 raise MidiError("the MIDI link was stopped")
             self._process, self._lines = process, _Lines(process.stdout)
@@ -337,7 +337,7 @@ class MidiLink:
             log.exception("MIDI event handler failed on %r", event)
 
     def _fail(self, process: subprocess.Popen) -> None:
-        self._kill(process)
+        kill_group(process)
         self._close_pipes(process)
         with self._lock:
             if self._process is process:
@@ -351,23 +351,9 @@ class MidiLink:
             except OSError:
                 pass
 
-    @staticmethod
-    def _kill(process: subprocess.Popen) -> None:
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait()
-
     def _close_pipes(self, process: subprocess.Popen) -> None:
         self._close_stdin(process)
-        for stream in (process.stdout, process.stderr):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
+        close_streams(process.stdout, process.stderr)
 
     @staticmethod
     def _read_stderr(process: subprocess.Popen, tail: deque, stats: MidiStats) -> None:

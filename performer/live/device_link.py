@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
+from performer.children import close_streams, kill_group
 from performer.errors import PerformerError
 from performer.live.shared import GO, HEARTBEAT_NS, STOP, SharedAudio
 
@@ -143,18 +142,8 @@ class DeviceLink:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        kill_group(process)
+        close_streams(process.stdout, process.stderr)
 
     @staticmethod
     def _read_events(process: subprocess.Popen, events: queue.Queue) -> None:

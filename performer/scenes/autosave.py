@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from performer.errors import ValueRangeError
-from performer.scenes.atomic import prev_path, write_atomic
+from performer.atomic import prev_path, write_atomic
 from performer.scenes.errors import SceneError
 from performer.scenes.identity import ModelIdentity, model_identity
 from performer.scenes.paths import default_autosave_path

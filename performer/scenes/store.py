@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from performer.scenes.atomic import fsync_dir, prev_path, remove_stale_temp, write_atomic
+from performer.atomic import fsync_dir, prev_path, remove_stale_temp, write_atomic
 from performer.scenes.errors import SceneError
 from performer.scenes.names import SUFFIX, case_key, file_name, name_from_stem, validate_name
 from performer.scenes.paths import default_scenes_dir

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from performer.scenes import Autosave, LiveState, SceneStore, load_last
-from performer.scenes.atomic import prev_path
+from performer.atomic import prev_path
 
 from tests.scenes.scene_data import IDENTITY, make_state, version_of
 

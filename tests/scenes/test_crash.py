@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from performer.scenes import SceneStore, load_last, read_scene_file
-from performer.scenes.atomic import prev_path
+from performer.atomic import prev_path
 
 from tests.scenes.scene_data import version_of
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from performer.scenes import SCHEMA_VERSION, Scene, SceneError, SceneStore, default_scenes_dir, read_scene_file
-from performer.scenes import atomic
+from performer import atomic
 from performer.scenes.paths import default_autosave_path
 
 from tests.scenes.scene_data import IDENTITY, make_scene, make_state, version_of
