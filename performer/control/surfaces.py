@@ -8,7 +8,6 @@ reported one by one; the others are bound.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,7 @@ from performer.errors import PerformerError
 from performer.rig import Rig
 
 log = logging.getLogger("performer.control")
+REGEX_SPECIALS = set(".^$*+?{}[]\\|()")  # a device pattern without these is a plain part of a port name
 SHIPPED_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 
 
@@ -35,6 +35,12 @@ class SurfaceOptions:
     osc_port: int | None = None  # None: the OSC server's default
     osc_allow: list[str] | None = None  # senders accepted on a non-local address
     learn_file: Path | None = None  # default: learned.toml in the user's mappings folder
+
+
+def default_midi_inputs(mappings: list[Mapping]) -> list[str]:
+    """The controllers to open by default: the mappings' device patterns that are plain parts
+    of port names (the MIDI process matches by part of a name, not by regular expression)."""
+    return sorted({m.device for m in mappings if m.device and not set(m.device) & REGEX_SPECIALS})
 
 
 class ControlSurfaces:
@@ -64,8 +70,8 @@ class ControlSurfaces:
         from performer.control.midi_link import MidiConfig, MidiError, MidiLink
 
         inputs = self.options.midi_inputs
-        if inputs is None:  # the mappings' device patterns that are plain names
-            inputs = sorted({m.device for m in self.mappings if m.device and re.escape(m.device) == m.device})
+        if inputs is None:
+            inputs = default_midi_inputs(self.mappings)
         self.midi = MidiLink(MidiConfig(inputs=inputs, api=self.options.midi_api), self._on_message, self._on_event)
         self.router = MidiRouter(self.rig, self.mappings, send=self.midi.send,
                                  learn_file=self.options.learn_file or default_user_mapping())

@@ -91,3 +91,11 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path):
     good, bad = load_mappings([tmp_path])
     assert [m.name for m in good] == ["Test"]
     assert len(bad) == 1 and "b_bad.toml: controls[0].match: missing or not a table" in str(bad[0])
+
+
+def test_serve_opens_every_shipped_controller_by_default():
+    from performer.control.surfaces import default_midi_inputs
+
+    mappings, errors = load_mappings([REPO / "mappings"])
+    assert not errors
+    assert default_midi_inputs(mappings) == ["Arturia BeatStep", "Launch Control XL", "MIDI Mix", "nanoKONTROL2"]
