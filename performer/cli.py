@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub, _bend)
     from performer.scenes.cli import add_parsers as add_scene_parsers
     add_scene_parsers(sub)
+    from performer.train.cli import add_parsers as add_train_parsers
+    add_train_parsers(sub)
     return parser
 
 
@@ -152,8 +154,13 @@ def cmd_scenes(args: argparse.Namespace) -> int:
     return scenes(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from performer.train.cli import cmd_train as train
+    return train(args)
+
+
 COMMANDS = {"layers": cmd_layers, "render": cmd_render, "transforms": cmd_transforms, "serve": cmd_serve,
-            "devices": cmd_devices, "scenes": cmd_scenes}
+            "devices": cmd_devices, "scenes": cmd_scenes, "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

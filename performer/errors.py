@@ -26,3 +26,7 @@ class AddressError(PerformerError, KeyError):
 
 class ValueRangeError(PerformerError, ValueError):
     """A value is out of range or of the wrong type for its address."""
+
+
+class TrainingError(PerformerError):
+    """A training run cannot start or resume: a damaged checkpoint, a mismatched run folder."""

@@ -1,0 +1,1 @@
+"""Training the embedded default model: data, architecture, loss, export and the `performer train` loop."""
