@@ -27,13 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     layers = sub.add_parser("layers", help="list every bendable tensor of a model, in model order")
-    layers.add_argument("model", help="an nn~ TorchScript export (.ts)")
+    layers.add_argument("model", nargs="?", default=None,
+                        help="an nn~ TorchScript export (.ts); default: the embedded models/default.ts")
     layers.add_argument("--json", action="store_true", help="one JSON object: the model and its tensors")
 
     render = sub.add_parser("render", help="run an audio file through the model with bends (offline)",
                             description="Renders IN through MODEL into OUT (.wav or .flac) with the live engine's "
                                         "block processing, safety stage included.")
-    render.add_argument("model", help="an nn~ TorchScript export (.ts)")
+    render.add_argument("model", nargs="?", default=None,
+                        help="an nn~ TorchScript export (.ts); default: the embedded models/default.ts")
     render.add_argument("input", help="audio file in (any rate; resampled to the model's)")
     render.add_argument("output", help="audio file out: .wav or .flac (written at the input's rate)")
     render.add_argument("--bend", action="append", type=_bend, default=[], metavar="ADDRESS=VALUE",

@@ -12,14 +12,13 @@ from pathlib import Path
 
 from performer.errors import PerformerError
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.ts"
 
 
 def add_parsers(sub, bend_type) -> None:
     serve = sub.add_parser(
         "serve", help="run the live server: audio in, bent model, audio out",
         description="Runs MODEL on an audio input in real time. Bends arrive through the Rig's addresses.")
-    serve.add_argument("model", nargs="?", default=None, help=f"an nn~ export (.ts); default: {DEFAULT_MODEL.name}")
+    serve.add_argument("model", nargs="?", default=None, help="an nn~ export (.ts); default: the embedded models/default.ts")
     serve.add_argument("-i", "--input", dest="input_device", metavar="DEVICE",
                        help="input device: name (part of it) or index from `performer devices`")
     serve.add_argument("-o", "--output", dest="output_device", metavar="DEVICE", help="output device: name or index")
@@ -136,13 +135,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from performer.model import load_model
     from performer.rig import Rig
 
-    path = args.model or DEFAULT_MODEL
-    if args.model is None and not DEFAULT_MODEL.exists():
-        raise PerformerError(f"no model named and the default model {DEFAULT_MODEL} is missing; "
-                             f"name one: performer serve MODEL.ts")
     from performer.scenes.session import SceneSession, SessionOptions
 
-    model = load_model(path)
+    model = load_model(args.model)
     rig = Rig(model)
 
     def report(message: str) -> None:
@@ -182,7 +177,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     info, lat = server.device_info, server.latency
     eng = server.engine
-    print(f"model: {path} ({model.sample_rate} Hz, {model.in_channels} in / {model.out_channels} out, block "
+    print(f"model: {model.path} ({model.sample_rate} Hz, {model.in_channels} in / {model.out_channels} out, block "
           f"{eng.block_size} = {1000 * eng.block_size / model.sample_rate:.1f} ms, model delay {eng.dry_delay.delay} samples)",
           flush=True)
     print(f"audio: {info['hostapi']}: {info['devices'].get('input', '-')} -> {info['devices'].get('output', '-')} "

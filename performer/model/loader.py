@@ -21,6 +21,9 @@ from performer.errors import ModelLoadError
 # Buffers that hold the streaming state of cached convolutions (cached_conv's `pad`/`cache`).
 CACHE_SUFFIXES = (".pad", ".cache")
 
+# The embedded default model, trained by `performer train` (see models/README.md).
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.ts"
+
 EXPORT_HINT = (
     "export the model with `rave export --run RUN --streaming`, or from Python with "
     "nn_tilde.Module.export_to_ts()"
@@ -124,8 +127,17 @@ class NNModel:
         }
 
 
-def load_model(path: str | os.PathLike) -> NNModel:
-    """Load an nn~ export from ``path``; raise ModelLoadError saying what is wrong and what to do."""
+def load_model(path: str | os.PathLike | None = None) -> NNModel:
+    """Load an nn~ export from ``path`` (None: the embedded default model).
+
+    Raises ModelLoadError saying what is wrong and what to do.
+    """
+    if path is None:
+        if not DEFAULT_MODEL.exists():
+            raise ModelLoadError(f"no model named and the default model {DEFAULT_MODEL} is missing (a "
+                                 f"checkout without models/?); name a .ts file, or train one: "
+                                 f"performer train RUN --minutes 100, then --export {DEFAULT_MODEL}")
+        path = DEFAULT_MODEL
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"model file not found: {path}")

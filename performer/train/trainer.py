@@ -33,7 +33,7 @@ class TrainConfig:
     pool_seconds: float = 480.0
     learning_rate: float = 1e-3
     final_learning_rate: float = 1e-4
-    decay_steps: int = 30000
+    decay_steps: int = 12000
     kl_weight: float = 1e-3
     clip: float = 10.0
     model: ModelConfig = field(default_factory=ModelConfig)

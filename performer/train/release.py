@@ -1,0 +1,123 @@
+"""From a training run to a shipped model: choose a checkpoint, calibrate its level, export.
+
+``best`` is chosen on selection material (seeds training and the quality bench never use): the
+checkpoint passing the most criteria of the quality bar, then the lowest held-out spectral
+distance. Its output gain is set so that the median level difference over calibration material
+(another unseen seed) is 0 dB; the bar allows 3 dB.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from performer.errors import TrainingError
+from performer.train.checkpoint import list_checkpoints, load_checkpoint
+from performer.train.export import export_model
+from performer.train.model import DefaultModel
+from performer.train.trainer import TrainConfig
+
+SELECTION_SEED = 1001
+CALIBRATION_SEED = 2002
+CANDIDATES = 6  # the newest checkpoints considered for "best"
+CRITERIA = ("loudness", "level", "mss", "pitch", "hnr", "rtf")
+
+
+def load_run(run: str | Path) -> tuple[TrainConfig, list[tuple[int, Path]]]:
+    run = Path(run)
+    config_path = run / "config.json"
+    if not config_path.exists():
+        raise TrainingError(f"{run} is not a training run (no config.json); train first: "
+                            f"performer train {run} --minutes 100")
+    config = TrainConfig.from_dict(json.loads(config_path.read_text()))
+    checkpoints = list_checkpoints(run)
+    if not checkpoints:
+        raise TrainingError(f"{run} has no checkpoints yet")
+    return config, checkpoints
+
+
+def model_from_checkpoint(config: TrainConfig, path: Path) -> DefaultModel:
+    model = DefaultModel(config.model)
+    model.load_state_dict(load_checkpoint(path)["model"])
+    return model.eval()
+
+
+def random_weights_model(config: TrainConfig) -> DefaultModel:
+    """The architecture as training started it (same seed): the spectral bar's reference."""
+    torch.manual_seed(config.seed)
+    return DefaultModel(config.model).eval()
+
+
+def _exported(model: DefaultModel, directory: Path, name: str):
+    from performer.model import load_model
+
+    return load_model(export_model(model, directory / f"{name}.ts"))
+
+
+def _material(seed: int, seconds: float, pitched_count: int):
+    from performer.train.data import make_pool, pitched_segments
+
+    return make_pool(seed, seconds), pitched_segments(seed, pitched_count)
+
+
+def score(report: dict) -> tuple[int, float]:
+    passed = sum(1 for key in CRITERIA if report["passes"].get(key) is True)
+    return passed, -(report["mss_heldout"] or float("inf"))
+
+
+def calibrate_gain(model: DefaultModel, directory: Path, seconds: float = 20.0) -> float:
+    """Linear output gain that puts the median level difference on unseen audio at 0 dB."""
+    from performer.train.quality import evaluate
+
+    heldout, pitched = _material(CALIBRATION_SEED, seconds, 2)
+    model.decoder.output_gain.fill_(1.0)
+    report = evaluate(_exported(model, directory, "calibration"), heldout, pitched, rtf_seconds=0.5)
+    levels = [s["level_db"] for s in report["signals"].values() if s["level_db"] is not None]
+    return float(10 ** (-np.median(levels) / 20))
+
+
+def export_checkpoint(run: str | Path, out: str | Path, which: str = "best") -> str:
+    """Export a checkpoint of ``run`` to ``out`` (calibrated); returns a report for people."""
+    from performer.train.quality import evaluate
+
+    config, checkpoints = load_run(run)
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        if which == "last":
+            step, path = checkpoints[-1]
+        elif which == "best":
+            heldout, pitched = _material(SELECTION_SEED, 20.0, 3)
+            reference = _exported(random_weights_model(config), directory, "random")
+            best = None
+            for step, path in checkpoints[-CANDIDATES:]:
+                report = evaluate(_exported(model_from_checkpoint(config, path), directory, f"s{step}"),
+                                  heldout, pitched, reference, rtf_seconds=1.0)
+                passed, _ = score(report)
+                lines.append(f"step {step}: passes {passed}/{len(CRITERIA)}, mss ratio "
+                             f"{report['mss_ratio']:.3f}, " + ", ".join(
+                                 f"{k} {'y' if report['passes'][k] else 'n'}" for k in CRITERIA))
+                if best is None or score(report) > best[0]:
+                    best = (score(report), step, path)
+            _, step, path = best
+        else:
+            try:
+                wanted = int(which)
+            except ValueError:
+                raise TrainingError(f"--checkpoint takes a step number, 'best' or 'last', got {which!r}") from None
+            found = dict(checkpoints)
+            if wanted not in found:
+                raise TrainingError(f"{run} has no checkpoint at step {wanted}; it has "
+                                    + ", ".join(str(s) for s, _ in checkpoints))
+            step, path = wanted, found[wanted]
+        model = model_from_checkpoint(config, path)
+        gain = calibrate_gain(model, directory)
+        model.decoder.output_gain.fill_(gain)
+        export_model(model, out)
+    lines.append(f"exported step {step} to {out} (output gain {20 * np.log10(gain):+.2f} dB, "
+                 f"{Path(out).stat().st_size / 1e6:.1f} MB)")
+    return "\n".join(lines)
