@@ -14,7 +14,8 @@ The bar (issue: the embedded default model):
   loudness  r of the 20 ms dB envelopes >= 0.9 on every signal
   level     output RMS within +-3 dB of the input's on every signal
   mss       multi-scale STFT distance on held-out audio <= 0.15 x that of a random-weights model
-            of the same architecture (--random; without it the MSS is reported, not judged)
+            of the same architecture (--random; for Performer's own architecture it is built from the training seed,
+            otherwise without it the MSS is reported, not judged)
   pitch     f0 within 50 cents on >= 80 % of the input's voiced frames (held-out pitched)
   hnr       output HNR within 6 dB of the input's, same frames (held-out pitched)
   rtf       one thread, 2048-sample blocks: median block time <= 0.1 x block duration
@@ -61,6 +62,21 @@ def heldout_material(seed: int, seconds: float, pitched_count: int, pitched_seco
     pool = np.asarray(make_pool(seed, seconds), dtype=np.float32).reshape(-1)
     pitched = pitched_segments(seed, pitched_count, pitched_seconds)
     return pool, pitched
+
+
+def default_random_reference(model):
+    """For Performer's own architecture: the random-weights model its training started from."""
+    labels = getattr(model.module, "encode_output_labels", None)
+    if not labels or "(signal) pitch" not in labels:
+        return None
+    import tempfile
+
+    from performer.train.release import random_weights_model
+    from performer.train.trainer import TrainConfig
+    from performer.train.export import export_model
+
+    path = Path(tempfile.mkdtemp(prefix="performer-random-")) / "random.ts"
+    return load_model(export_model(random_weights_model(TrainConfig()), path))
 
 
 def _fmt(value, spec: str, width: int) -> str:
@@ -161,7 +177,7 @@ def main() -> int:
 
     try:
         model = load_model(args.model)
-        random_model = load_model(args.random) if args.random else None
+        random_model = load_model(args.random) if args.random else default_random_reference(model)
     except PerformerError as exc:
         raise SystemExit(f"error: {exc}") from None
     rig = None
