@@ -54,7 +54,7 @@ class NNModel:
         self.module = module
         self.methods = methods
         self.sample_rate = sample_rate
-        self._cache_buffers = [b for n, b in module.named_buffers() if n.endswith(CACHE_SUFFIXES)]
+        self._cache_names = [n for n, _ in module.named_buffers() if n.endswith(CACHE_SUFFIXES)]
 
     # -- interface -------------------------------------------------------------------------
     @property
@@ -92,7 +92,7 @@ class NNModel:
 
     @property
     def is_streaming(self) -> bool:
-        return bool(self._cache_buffers)
+        return bool(self._cache_names)
 
     @cached_property
     def sha256(self) -> str:
@@ -106,8 +106,10 @@ class NNModel:
     def reset_caches(self) -> None:
         """Zero the streaming state, so a run starts as if the model had heard silence."""
         with torch.no_grad():
-            for buffer in self._cache_buffers:
-                buffer.zero_()
+            # Looked up each time: a model may replace a cache tensor (a new batch size).
+            for name, buffer in self.module.named_buffers():
+                if name.endswith(CACHE_SUFFIXES):
+                    buffer.zero_()
 
     def run(self, method: str, x: torch.Tensor) -> torch.Tensor:
         """Call one nn~ method on ``x`` shaped ``[batch, channels, time]``."""

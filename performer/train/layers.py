@@ -50,7 +50,7 @@ class CachedConv1d(nn.Conv1d):
         return F.conv1d(taps, weight, self.bias)
 
 
-class Upsample(nn.ConvTranspose1d):
+class ConvTransposeUpsample(nn.ConvTranspose1d):
     """Transposed conv with kernel == stride: no overlap between frames, so nothing to cache."""
 
     def __init__(self, in_channels: int, out_channels: int, ratio: int):

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from performer.train.layers import CachedConv1d, DelayLine, FrameInterpolator, ResidualUnit, Upsample
+from performer.train.layers import (CachedConv1d, ConvTransposeUpsample, DelayLine, FrameInterpolator,
+                                     ResidualUnit)
 from performer.train.pitch import FrameFeatures
 from performer.train.pqmf import PQMFAnalysis, PQMFSynthesis
 from performer.train.synth import HarmonicOscillator, NoiseBands
@@ -85,13 +86,13 @@ class Decoder(nn.Module):
         channels = config.decoder_channels
         r1, r2, r3 = config.ratios
         self.inlet = CachedConv1d(config.latent_size, channels[0], 3)
-        self.stage1 = nn.Sequential(nn.LeakyReLU(0.2), Upsample(channels[0], channels[1], r1),
+        self.stage1 = nn.Sequential(nn.LeakyReLU(0.2), ConvTransposeUpsample(channels[0], channels[1], r1),
                                     ResidualUnit(channels[1], 1), ResidualUnit(channels[1], 3))
-        self.stage2 = nn.Sequential(nn.LeakyReLU(0.2), Upsample(channels[1], channels[2], r2),
+        self.stage2 = nn.Sequential(nn.LeakyReLU(0.2), ConvTransposeUpsample(channels[1], channels[2], r2),
                                     ResidualUnit(channels[2], 1), ResidualUnit(channels[2], 3),
                                     ResidualUnit(channels[2], 9))
         self.harmonic_head = CachedConv1d(channels[2], config.harmonics + 1, 3)
-        self.stage3 = nn.Sequential(nn.LeakyReLU(0.2), Upsample(channels[2], channels[3], r3),
+        self.stage3 = nn.Sequential(nn.LeakyReLU(0.2), ConvTransposeUpsample(channels[2], channels[3], r3),
                                     ResidualUnit(channels[3], 1), ResidualUnit(channels[3], 3),
                                     ResidualUnit(channels[3], 9))
         self.band_head = CachedConv1d(channels[3], 3 * config.bands, 3)

@@ -151,9 +151,6 @@ def test_batch_of_two(exported):
     torch.testing.assert_close(y, torch.cat(singles), rtol=0, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: NNModel.reset_caches() holds the cache tensors captured at load "
-                   "time, but the layers replace their `cache` buffer with a new tensor when the batch size "
-                   "changes, so after a batch-size change reset_caches() zeroes stale tensors")
 def test_reset_caches_after_a_batch_size_change(exported):
     path, _ = exported
     model = load_model(path)
