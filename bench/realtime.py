@@ -1,6 +1,6 @@
 """The live engine on a real JACK dummy server: overhead, xruns under a control flood, knob-to-sound.
 
-  python bench/realtime.py [--models v2_small_c8,v2_c16,raspberry,v2] [--soak 60] [--json]
+  python bench/realtime.py [--models v2_small_c8,v2_c16,raspberry,v2] [--soak 60] [--changes 40] [--json]
 
 Per model, in one process:
   overhead       model-thread time per block through the engine (install, gains, mix, dry delay,
@@ -8,11 +8,16 @@ Per model, in one process:
   soak           live duplex stream on JACK (44.1 kHz, period 256) for --soak seconds while another
                  thread makes 1000 Rig changes per second on a conv tensor; xruns after warm-up
                  and frames the model delivered late
-  knob-to-sound  a Rig change from another thread every ~200 ms (random phase): time from the
-                 change to the callback that hands the first block computed with it to the device
-                 (the device's own output latency, printed beside it, comes after)
+  knob-to-sound  --changes changes of that conv tensor's factor, one every ~200 ms (random phase),
+                 from each control in turn: a Rig change from another thread, then a JACK MIDI CC
+                 from a probe port into Performer's MIDI input (bound by a mapping), then an OSC
+                 message ``/performer/<address> <float>`` on loopback (MIDI and OSC started as
+                 ``performer serve`` starts them; bench/_knob.py). Time from the change (just
+                 before it is made or sent) to the callback that hands the first block computed
+                 with it to the device (the device's own output latency, printed beside it, comes
+                 after); changes heard of those sent
 Targets (issue 3): overhead <= 5 %; 0 xruns with v2_small and the default model; knob-to-sound <=
-one model block + one device period + 5 ms.
+one model block + one device period + 5 ms, from each control.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import threading
@@ -32,6 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._knob import knob_to_sound  # noqa: E402
 from bench._models import CACHE, full_v2  # noqa: E402
 from performer.audio.engine import BlockEngine  # noqa: E402
 from performer.live.server import LiveServer, ServeOptions  # noqa: E402
@@ -74,7 +79,8 @@ def overhead(path: Path, blocks: int = 60) -> dict:
     return {"block": n, "bare_ms": round(b, 3), "engine_ms": round(o, 3), "overhead": round(o / b - 1, 4)}
 
 
-def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None = None) -> dict:
+def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None = None,
+         knob_changes: int = 40) -> dict:
     rig = Rig(load_model(path))
     conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
     rig.set(f"#{conv.index}/0/transform", "scale")
@@ -102,22 +108,11 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         worker.join()
         soak = server.telemetry.snapshot()
         blame = jack.xruns_since(mark)  # whom jackd blamed: "performer" would be ours
-        # knob-to-sound, one change at a time
-        heard = []
-        for i in range(40):
-            time.sleep(0.15 + random.random() * 0.1)
-            before = len(server.telemetry.installs)
-            t_change = time.perf_counter()
-            rig.set(f"#{conv.index}/0/factor", 1.0 + (i % 2) * 0.25, source="bench")
-            deadline = t_change + 1.0
-            while len(server.telemetry.installs) == before and time.perf_counter() < deadline:
-                time.sleep(0.0005)
-            if len(server.telemetry.installs) > before:
-                heard.append((server.telemetry.installs[before] - t_change) * 1e3)
+        # knob-to-sound, one change at a time, from each control
+        block_ms = 1e3 * server.engine.block_size / server.engine.model.sample_rate
+        target = block_ms + 1e3 * PERIOD / jack.rate + 5.0
+        knob = knob_to_sound(server, f"#{conv.index}/0/factor", target, changes=knob_changes)
         latency = server.latency
-    block_ms = 1e3 * server.engine.block_size / server.engine.model.sample_rate
-    target = block_ms + 1e3 * PERIOD / jack.rate + 5.0
-    device_out_ms = 1e3 * latency.device_out
     return {
         "largest_conv": conv.name, "changes": changes[0], "changes_per_s": round(changes[0] / soak_s),
         "xruns_after_warmup": soak["xruns_after_warmup"], "xrun_blame": blame, "late_frames": soak["late_frames"],
@@ -125,11 +120,8 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         "model_ms_max": soak["model_ms"]["max"], "tensors_installed": soak["tensors_installed"],
         "latency_ms": round(latency.total_seconds * 1e3, 1),
         "window_ms": round(1e3 * latency.compute_window / latency.rate, 1),
-        # to the callback that hands the block to the device; the device's own output latency after
-        "knob_to_sound_ms": {"median": round(statistics.median(heard) - device_out_ms, 1),
-                             "p95": round(float(np.percentile(heard, 95)) - device_out_ms, 1),
-                             "max": round(max(heard) - device_out_ms, 1), "target": round(target, 1),
-                             "device_out": round(device_out_ms, 1)},
+        # per control: to the callback that hands the block to the device (its output latency after), heard/sent
+        "knob_to_sound_ms": knob["rig"], "knob_to_sound_midi_ms": knob["midi"], "knob_to_sound_osc_ms": knob["osc"],
     }
 
 
@@ -138,6 +130,7 @@ def main() -> None:
     parser.add_argument("--models", default="v2_small_c8,v2_c16,raspberry,v2")
     parser.add_argument("--soak", type=float, default=60.0)
     parser.add_argument("--headroom", type=float, metavar="MS", help="the model's window per block (serve --headroom)")
+    parser.add_argument("--changes", type=int, default=40, metavar="N", help="knob-to-sound changes per control")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -150,16 +143,19 @@ def main() -> None:
     try:
         for name in args.models.split(","):
             path = Path(name) if name.endswith(".ts") else model_path(name)
-            results[name] = {"overhead": overhead(path), "live": live(path, args.soak, jack, args.headroom)}
+            results[name] = {"overhead": overhead(path), "live": live(path, args.soak, jack, args.headroom,
+                                                                      args.changes)}
             if not args.json:
                 o, lv = results[name]["overhead"], results[name]["live"]
                 k = lv["knob_to_sound_ms"]
+                controls = (("rig", k), ("midi", lv["knob_to_sound_midi_ms"]), ("osc", lv["knob_to_sound_osc_ms"]))
+                knobs = " | ".join(f"{label} median {c['median']} p95 {c['p95']} max {c['max']} ms, "
+                                   f"heard {c['heard']}/{c['sent']}" for label, c in controls)
                 print(f"{name:<14} block {o['block']}: bare {o['bare_ms']:.2f} ms, engine {o['engine_ms']:.2f} ms, "
                       f"overhead {100 * o['overhead']:+.1f} % | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
                       f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
                       f"{lv['model_ms_p95']:.1f} ms | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms | knob-to-sound "
-                      f"median {k['median']} p95 {k['p95']} max {k['max']} ms (target {k['target']}; + device "
-                      f"{k['device_out']} ms)", flush=True)
+                      f"(target {k['target']}; + device {k['device_out']} ms): {knobs}", flush=True)
     finally:
         jack.stop()
     if args.json:
