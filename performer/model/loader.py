@@ -82,6 +82,16 @@ class NNModel:
     def latent_size(self) -> int | None:
         return self.methods["encode"].out_channels if "encode" in self.methods else None
 
+    @cached_property
+    def latent_labels(self) -> list[str]:
+        """A name per latent dimension: the export's ``encode_output_labels`` (nn~ shows them
+        too), without their "(signal) " prefix; numbered names when the export has none."""
+        size = self.latent_size or 0
+        labels = getattr(self.module, "encode_output_labels", None)
+        if isinstance(labels, (list, tuple)) and len(labels) == size and all(isinstance(x, str) for x in labels):
+            return [x.removeprefix("(signal)").strip() or f"latent {i}" for i, x in enumerate(labels)]
+        return [f"latent {i}" for i in range(size)]
+
     @property
     def block_multiple(self) -> int:
         """Every block must be a multiple of this (the largest ratio of any method).

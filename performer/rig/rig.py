@@ -256,7 +256,8 @@ class Rig:
         """The address space of this model, with ranges, for documentation and UIs."""
         return {
             "globals": {n: {"min": lo, "max": hi, "default": d, "unit": u} for n, (lo, hi, d, u) in GLOBALS.items()},
-            "latent": {"size": self.model.latent_size or 0, "offset": {"min": -8.0, "max": 8.0},
+            "latent": {"size": self.model.latent_size or 0, "labels": self.model.latent_labels,
+                       "offset": {"min": -8.0, "max": 8.0},
                        "scale": {"min": -8.0, "max": 8.0}},
             "slot_fields": {
                 "transform": list(TRANSFORMS), "amount": {"min": 0.0, "max": 1.0},

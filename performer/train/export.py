@@ -43,7 +43,7 @@ class NNExport(nn.Module):
         self.register_buffer("encode_params", torch.tensor([1, 1, latent, hop]))
         self.register_buffer("decode_params", torch.tensor([latent, hop, 1, 1]))
         self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
-        names = list(FEATURES) + [f"latent {i}" for i in range(config.learned_latents)]
+        names = list(FEATURES) + [f"timbre {i + 1}" for i in range(config.learned_latents)]
         self.encode_input_labels = ["(signal) audio in"]
         self.encode_output_labels = [f"(signal) {n}" for n in names]
         self.decode_input_labels = list(self.encode_output_labels)

@@ -151,3 +151,9 @@ def test_channel_mismatch_in_metadata(tmp_path):
     torch.jit.script(Odd()).save(str(path))
     with pytest.raises(ModelLoadError, match="channel mismatch.*encode gives 8 latent channels but decode takes 4"):
         load_model(path)
+
+
+def test_latent_labels_come_from_the_export_or_are_numbered(small_model):
+    labels = small_model.latent_labels
+    assert len(labels) == small_model.latent_size
+    assert all(isinstance(x, str) and x and not x.startswith("(signal)") for x in labels)

@@ -76,7 +76,7 @@ def test_nn_tilde_interface(exported):
     assert module.get_sample_rate() == SR and module.sr == SR
     assert module.latent_size == LATENT
     assert list(module.encode_output_labels) == ["(signal) pitch", "(signal) periodicity", "(signal) loudness",
-                                                 "(signal) latent 0", "(signal) latent 1"]
+                                                 "(signal) timbre 1", "(signal) timbre 2"]
     assert list(module.decode_input_labels) == list(module.encode_output_labels)
     assert len(module.forward_output_labels) == 1
 

@@ -269,10 +269,12 @@ function buildSlot(info, i, slot) {
 function buildLatentEditor(editor) {
   const latent = app.state?.latent || { offset: [], scale: [] };
   const size = app.addresses.latent.size;
+  const labels = app.addresses.latent.labels || [];
   const grid = el("div", { class: "latent-grid" });
   for (let i = 0; i < size; i++) {
+    const label = labels[i] && labels[i] !== `latent ${i}` ? labels[i] : "";
     grid.append(el("div", { class: "latent-dim" },
-      el("span", { class: "dim mono" }, `z${i}`),
+      el("span", { class: "dim mono", title: label || `latent dimension ${i}` }, label ? `z${i} ${label}` : `z${i}`),
       slider({ address: `latent/${i}/offset`, label: "offset", min: -8, max: 8, def: 0,
         value: latent.offset[i] ?? 0, send, doc: `push latent dimension ${i} (-8..8)` }),
       slider({ address: `latent/${i}/scale`, label: "scale", min: -8, max: 8, def: 1,
