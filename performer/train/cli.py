@@ -42,8 +42,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if args.minutes is None and args.steps is None:
         raise TrainingError("say how long to train: --minutes M or --steps N")
+    import signal
+
     from performer.train.trainer import TrainConfig, Trainer
 
+    def stop(signum, frame):  # a kill or a closed terminal saves like Ctrl+C
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started in the background (SIGINT ignored)
     trainer = Trainer(args.run, TrainConfig(seed=args.seed) if args.seed else None)
     start = trainer.step
     print(f"train: {args.run} from step {start} ({trainer.elapsed / 60:.1f} min trained), "
