@@ -1,6 +1,6 @@
 """The live engine on a real JACK dummy server: overhead, xruns under a control flood, knob-to-sound.
 
-  python bench/realtime.py [--models v2_small_c8,v2_c16,raspberry,v2] [--soak 60] [--changes 40] [--json]
+  python bench/realtime.py [--models default,v2_small_c8,v2_c16,raspberry,v2] [--soak 60] [--changes 40] [--json]
 
 Per model, in one process:
   overhead       model-thread time per block through the engine (install, gains, mix, dry delay,
@@ -37,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._knob import knob_to_sound  # noqa: E402
-from bench._models import CACHE, full_v2  # noqa: E402
+from bench._models import CACHE, REPO, full_v2  # noqa: E402
 from performer.audio.engine import BlockEngine  # noqa: E402
 from performer.live.server import LiveServer, ServeOptions  # noqa: E402
 from performer.model import load_model  # noqa: E402
@@ -50,6 +50,8 @@ PERIOD = 256
 def model_path(name: str) -> Path:
     if name == "v2":
         return full_v2()
+    if name == "default":
+        return REPO / "models" / "default.ts"
     path = CACHE / f"{name}.ts"
     if not path.exists():
         raise SystemExit(f"{path} missing: run the test suite once (it builds the fixtures) or pass a path")
@@ -127,7 +129,8 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="v2_small_c8,v2_c16,raspberry,v2")
+    parser.add_argument("--models", default="default,v2_small_c8,v2_c16,raspberry,v2",
+                        help="fixture names, 'default' (models/default.ts) or .ts paths, comma-separated")
     parser.add_argument("--soak", type=float, default=60.0)
     parser.add_argument("--headroom", type=float, metavar="MS", help="the model's window per block (serve --headroom)")
     parser.add_argument("--changes", type=int, default=40, metavar="N", help="knob-to-sound changes per control")
