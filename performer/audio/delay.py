@@ -38,6 +38,18 @@ class DelayLine:
         self._buffer = joined[:, block.shape[1]:].copy()
         return out
 
+    def push(self, block: np.ndarray) -> None:
+        """Advance the delay by ``block`` without reading it out (when nothing hears the dry
+        path this block): only the newest ``delay`` samples are kept, no output is built."""
+        n = block.shape[1]
+        if not self.delay:
+            return
+        if n >= self.delay:
+            self._buffer[:] = block[:, n - self.delay:]
+        else:
+            self._buffer[:, :-n] = self._buffer[:, n:]
+            self._buffer[:, -n:] = block
+
 
 def model_delay(model: NNModel, block_size: int) -> int:
     """``measure_model_delay`` once per model and block size (measure before bending)."""

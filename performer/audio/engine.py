@@ -99,14 +99,13 @@ class BlockEngine:
         in_gain = self._ramped(last.input_gain, params.input_gain)
         x = dry if _unity(in_gain) else dry * in_gain
         wet = self._run_model(x, params) if not (params.bypass and last.bypass) else None
-        dry_out = self.dry_delay.process(self._match_channels(dry))
         wet_mix = self._ramped(0.0 if last.bypass else last.mix, 0.0 if params.bypass else params.mix)
-        if wet is None:
-            out = dry_out.copy()
-        elif _unity(wet_mix):
+        if wet is not None and _unity(wet_mix):
+            self.dry_delay.push(self._match_channels(dry))  # keeps the dry path in time, unread
             out = wet
         else:
-            out = dry_out + (wet - dry_out) * wet_mix
+            dry_out = self.dry_delay.process(self._match_channels(dry))
+            out = dry_out.copy() if wet is None else dry_out + (wet - dry_out) * wet_mix
         out_gain = self._ramped(last.output_gain, params.output_gain)
         if not _unity(out_gain):
             out = out * out_gain

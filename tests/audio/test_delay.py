@@ -35,3 +35,15 @@ def test_mix_zero_renders_the_input_aligned(small_model):
     errors = {lag: np.abs(np.roll(a, lag) - b).mean() for lag in range(-40, 41)}
     assert abs(min(errors, key=errors.get)) <= 2  # the DC blocker leads a 220 Hz tone by ~1.4 samples
     assert np.abs(a - b).max() < 0.05  # what is left is the 10 Hz DC blocker's phase shift
+
+
+@pytest.mark.parametrize("delay", [0, 5, 100, 3000])
+def test_push_advances_the_delay_like_process(delay):
+    rng = np.random.default_rng(delay)
+    read, pushed = DelayLine(2, delay), DelayLine(2, delay)
+    for n in (64, 2048, 7, 4096, 1):
+        x = rng.standard_normal((2, n)).astype(np.float32)
+        read.process(x)
+        pushed.push(x)
+    x = rng.standard_normal((2, 300)).astype(np.float32)
+    assert np.array_equal(read.process(x), pushed.process(x))

@@ -260,3 +260,16 @@ def test_input_block_is_not_modified():
 def test_zero_length_block_is_returned_empty():
     out, guarded = SafetyStage(2, 44100).process(np.zeros((2, 0), np.float32))
     assert out.shape == (2, 0) and not guarded
+
+
+def test_quiet_blocks_skip_the_gain_pass_with_identical_output():
+    """The fast path for blocks under the ceiling (gain 1) gives the limiter's exact samples."""
+    rng = np.random.default_rng(5)
+    fast, slow = SafetyStage(2, 44100), SafetyStage(2, 44100)
+    slow._limit_fast_path = False
+    for level in (0.1, 0.5, 3.0, 0.2, 0.05, 0.8):  # under, over (limiting), then the release
+        block = (level * rng.standard_normal((2, 2048))).astype(np.float32)
+        a, _ = fast.process(block)
+        b, _ = slow.process(block)
+        assert np.array_equal(a, b)
+        assert np.abs(a).max() <= fast.ceiling
