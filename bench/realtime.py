@@ -112,7 +112,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         blame = jack.xruns_since(mark)  # whom jackd blamed: "performer" would be ours
         # knob-to-sound, one change at a time, from each control
         block_ms = 1e3 * server.engine.block_size / server.engine.model.sample_rate
-        target = block_ms + 1e3 * PERIOD / jack.rate + 5.0
+        target = block_ms + 1e3 * jack.period / jack.rate + 5.0
         knob = knob_to_sound(server, f"#{conv.index}/0/factor", target, changes=knob_changes)
         latency = server.latency
     return {
@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--models", default="default,v2_small_c8,v2_c16,raspberry,v2",
                         help="fixture names, 'default' (models/default.ts) or .ts paths, comma-separated")
     parser.add_argument("--soak", type=float, default=60.0)
+    parser.add_argument("--period", type=int, default=PERIOD, help="JACK period in frames (default %(default)s)")
     parser.add_argument("--headroom", type=float, metavar="MS", help="the model's window per block (serve --headroom)")
     parser.add_argument("--changes", type=int, default=40, metavar="N", help="knob-to-sound changes per control")
     parser.add_argument("--json", action="store_true")
@@ -140,7 +141,7 @@ def main() -> None:
     missing = JackServer.available()
     if missing:
         raise SystemExit(missing)
-    jack = JackServer(rate=44100, period=PERIOD).start()
+    jack = JackServer(rate=44100, period=args.period).start()
     os.environ.update(jack.env())
     results = {}
     try:
