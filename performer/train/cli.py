@@ -54,20 +54,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     start = trainer.step
     print(f"train: {args.run} from step {start} ({trainer.elapsed / 60:.1f} min trained), "
           f"{torch.get_num_threads()} threads", file=sys.stderr)
-    progress = None
     bar = None
     if not args.quiet:
         from tqdm import tqdm
         total = args.steps - start if args.steps is not None else None
         bar = tqdm(total=total, unit="step", desc="train", file=sys.stderr, dynamic_ncols=True)
 
-        def progress(figures: dict) -> None:
-            bar.update(1)
-            if figures["step"] % 10 == 0:
-                bar.set_postfix(loss=f"{figures['distance']:.3f}", kl=f"{figures['kl']:.2f}")
+    def progress(figures: dict) -> None:
+        bar.update(1)
+        if figures["step"] % 10 == 0:
+            bar.set_postfix(loss=f"{figures['distance']:.3f}", kl=f"{figures['kl']:.2f}")
     try:
         trainer.train(until_step=args.steps, minutes=args.minutes,
-                      checkpoint_minutes=args.checkpoint_minutes, progress=progress)
+                      checkpoint_minutes=args.checkpoint_minutes, progress=progress if bar else None)
     except KeyboardInterrupt:
         trainer.save()
         print(f"\ntrain: stopped at step {trainer.step}, checkpoint saved", file=sys.stderr)

@@ -12,6 +12,17 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def with_left_context(cache: torch.Tensor, x: torch.Tensor, streaming: bool) -> torch.Tensor:
+    """``x`` preceded by ``cache.shape[-1]`` samples: the stream's last ones when streaming (the
+    cache then keeps this call's last ones), zeros otherwise. The cache's batch must match x's."""
+    context = cache.shape[-1]
+    if not streaming:
+        return F.pad(x, (context, 0))
+    joined = torch.cat([cache, x], -1)
+    cache.copy_(joined[..., joined.shape[-1] - context:].detach())
+    return joined
+
+
 class CachedConv1d(nn.Conv1d):
     """A causal Conv1d: left context comes from the cache (streaming) or from zeros.
 
@@ -28,13 +39,9 @@ class CachedConv1d(nn.Conv1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.context > 0:
-            if self.streaming:
-                if self.cache.shape[0] != x.shape[0]:
-                    self.cache = torch.zeros(x.shape[0], x.shape[1], self.context, dtype=x.dtype)
-                x = torch.cat([self.cache, x], -1)
-                self.cache.copy_(x[..., x.shape[-1] - self.context:].detach())
-            else:
-                x = F.pad(x, (self.context, 0))
+            if self.streaming and self.cache.shape[0] != x.shape[0]:  # a new batch size: a new stream
+                self.cache = torch.zeros(x.shape[0], x.shape[1], self.context, dtype=x.dtype)
+            x = with_left_context(self.cache, x, self.streaming)
         if self.dilation[0] > 1 and self.stride[0] == 1:
             return self._dilated(x)
         return F.conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation)
@@ -94,14 +101,9 @@ class DelayLine(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.samples == 0:
             return x
-        if self.streaming:
-            if self.cache.shape[0] != x.shape[0]:
-                self.cache = torch.zeros(x.shape[0], x.shape[1], self.samples, dtype=x.dtype)
-            full = torch.cat([self.cache, x], -1)
-            self.cache.copy_(full[..., full.shape[-1] - self.samples:].detach())
-        else:
-            full = F.pad(x, (self.samples, 0))
-        return full[..., :x.shape[-1]]
+        if self.streaming and self.cache.shape[0] != x.shape[0]:
+            self.cache = torch.zeros(x.shape[0], x.shape[1], self.samples, dtype=x.dtype)
+        return with_left_context(self.cache, x, self.streaming)[..., :x.shape[-1]]
 
 
 class FrameInterpolator(nn.Module):

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from performer.train.layers import with_left_context
+
 
 class FrameFeatures(nn.Module):
     """[B, 1, T] audio to [B, 3, T/hop]: log2(f0/220 Hz), periodicity 0..1, loudness.
@@ -39,14 +41,9 @@ class FrameFeatures(nn.Module):
         self.register_buffer("cache", torch.zeros(1, 1, window - hop))
 
     def frames(self, x: torch.Tensor) -> torch.Tensor:
-        context = self.window - self.hop
-        if self.streaming:
-            if self.cache.shape[0] != x.shape[0]:
-                self.cache = torch.zeros(x.shape[0], 1, context, dtype=x.dtype)
-            x = torch.cat([self.cache, x], -1)
-            self.cache.copy_(x[..., x.shape[-1] - context:].detach())
-        else:
-            x = F.pad(x, (context, 0))
+        if self.streaming and self.cache.shape[0] != x.shape[0]:
+            self.cache = torch.zeros(x.shape[0], 1, self.window - self.hop, dtype=x.dtype)
+        x = with_left_context(self.cache, x, self.streaming)
         return x[:, 0].unfold(-1, self.window, self.hop)  # [B, Q, window]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,14 +15,6 @@ TINY = ModelConfig(encoder_channels=(8, 8, 8, 8), decoder_channels=(8, 8, 8, 8),
 CONFIG = TrainConfig(batch=2, excerpt=4096, pool_seconds=4.0, model=TINY)
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    """The command sets torch's thread count: put it back, and run on one meanwhile."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def tiny_run(tmp_path):

@@ -18,14 +18,6 @@ TINY = ModelConfig(encoder_channels=(8, 8, 8, 8), decoder_channels=(8, 8, 8, 8),
 LATENT = TINY.latent_size
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is far faster than several contending with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def audio(frames=8, batch=1, f0=262.0, seed=0):
     g = torch.Generator().manual_seed(seed)

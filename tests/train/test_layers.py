@@ -10,14 +10,6 @@ from performer.train.layers import (CachedConv1d, ConvTransposeUpsample, DelayLi
                                      ResidualUnit, set_streaming)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is far faster than several contending with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def stream(module, x, sizes, step=1):
     """Feed ``x`` block by block (sizes in units of ``step`` input samples, cycled) and join the output."""

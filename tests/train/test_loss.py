@@ -2,19 +2,10 @@
 
 import math
 
-import pytest
 import torch
 
 from performer.train.loss import SCALES, multiscale_stft_distance
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is far faster than several contending with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def signal(batch=2, n=4096):

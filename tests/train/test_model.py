@@ -13,14 +13,6 @@ SR = 44100
 TINY = ModelConfig(encoder_channels=(8, 8, 8, 8), decoder_channels=(8, 8, 8, 8), learned_latents=2, harmonics=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is far faster than several contending with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tone(f0, frames, hop=1024, level=0.3, batch=1):
     t = torch.arange(frames * hop, dtype=torch.float64) / SR

@@ -12,14 +12,6 @@ SR = 44100
 HOP = 1024
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is far faster than several contending with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def harmonic_tone(f0, frames=12, partials=6, level=0.5):
     t = torch.arange(frames * HOP, dtype=torch.float64) / SR

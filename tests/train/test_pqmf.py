@@ -12,14 +12,6 @@ from performer.train.pqmf import PQMFAnalysis, PQMFSynthesis, filter_bank
 SR = 44100
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is far faster than several contending with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def snr_db(reference, estimate):
     return 10 * math.log10(float(reference.pow(2).sum() / (estimate - reference).pow(2).sum()))

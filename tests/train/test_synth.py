@@ -11,14 +11,6 @@ from performer.train.synth import HarmonicOscillator, NoiseBands
 SR = 44100
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is far faster than several contending with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def only(harmonic, harmonics, length, batch=1, amplitude=1.0):
     amplitudes = torch.zeros(batch, harmonics, length)

@@ -21,7 +21,7 @@ _POOLS = {}
 
 @pytest.fixture(autouse=True)
 def fast(monkeypatch):
-    """One thread, and each pool rendered once for the whole file (it is deterministic in its seed)."""
+    """Each pool rendered once for the whole file (it is deterministic in its seed)."""
     real = trainer_module.make_pool
 
     def make_pool(seed, seconds, *args, **kwargs):
@@ -31,10 +31,6 @@ def fast(monkeypatch):
         return _POOLS[key]
 
     monkeypatch.setattr(trainer_module, "make_pool", make_pool)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def new(run, config=CONFIG):
