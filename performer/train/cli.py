@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.set_postfix(loss=f"{figures['distance']:.3f}", kl=f"{figures['kl']:.2f}")
     try:
         trainer.train(until_step=args.steps, minutes=args.minutes,
-                      checkpoint_minutes=args.checkpoint_minutes, progress=progress if bar else None)
+                      checkpoint_minutes=args.checkpoint_minutes, progress=None if bar is None else progress)
     except KeyboardInterrupt:
         trainer.save()
         print(f"\ntrain: stopped at step {trainer.step}, checkpoint saved", file=sys.stderr)

@@ -77,6 +77,14 @@ def test_a_tiny_run_trains_and_resumes(tiny_run, capsys):
     assert [s for s, _ in list_checkpoints(tiny_run)] == [2, 3]
 
 
+def test_a_timed_run_shows_its_progress_bar(tiny_run, capsys):
+    # --minutes leaves the bar without a total (a tqdm that refuses bool()): it must still run
+    assert main(["train", str(tiny_run), "--minutes", "0.005", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "from step 0" in err and "step/s" in err and "min trained" in err
+    assert list_checkpoints(tiny_run)
+
+
 def test_a_changed_seed_on_an_existing_run_exits_2(tiny_run, capsys):
     assert main(["train", str(tiny_run), "--steps", "1", "--seed", "5", "--quiet"]) == 2
     err = capsys.readouterr().err
