@@ -14,6 +14,13 @@ from performer.errors import PerformerError
 
 
 
+def milliseconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected milliseconds >= 0, got {text}")
+    return value
+
+
 def add_parsers(sub, bend_type) -> None:
     serve = sub.add_parser(
         "serve", help="run the live server: audio in, bent model, audio out",
@@ -32,6 +39,10 @@ def add_parsers(sub, bend_type) -> None:
     serve.add_argument("--headroom", type=float, metavar="MS",
                        help="time the model thread gets per block, rounded up to whole periods; less is lower latency, "
                             "too little drops blocks (default: 3x the measured block time, at least 15 ms)")
+    serve.add_argument("--reserve", type=milliseconds, metavar="MS",
+                       help="blocks start this long before they are due, so knob moves made meanwhile are heard "
+                            "in them; at or above the headroom, blocks start at once (default: 2x the measured "
+                            "block time + 2 ms, at least 8 ms; after a late block, at once for 30 s)")
     serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
     serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
                        help="set an address at start, e.g. '#3/0/transform=invert'; repeatable")
@@ -152,7 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(input_device=args.input_device, output_device=args.output_device,
                            input_file=args.input_file, output_file=args.output_file, in_channels=args.in_channels,
                            out_channels=args.out_channels, samplerate=args.rate, period=args.period, block=args.block,
-                           headroom_ms=args.headroom, threads=args.threads, record_input=args.record_input,
+                           headroom_ms=args.headroom, reserve_ms=args.reserve, threads=args.threads, record_input=args.record_input,
                            client_name=args.client_name, report=report)
     if args.record_dir:
         options.record_dir = args.record_dir
@@ -183,7 +194,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"audio: {info['hostapi']}: {info['devices'].get('input', '-')} -> {info['devices'].get('output', '-')} "
           f"at {lat.rate} Hz, period {lat.period}"
           + (f", audio thread {info['priority']}" if "priority" in info else ""), flush=True)
-    print(f"latency: {lat.describe()}", flush=True)
+    print(f"latency: {lat.describe()}; {server.schedule.describe()}", flush=True)
     time.sleep(0.05)  # the model thread reports its priority as it starts
     print(f"model thread: {server.telemetry.model_priority}", flush=True)
     if restored:

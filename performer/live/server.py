@@ -35,7 +35,8 @@ from performer.live.inputs import LoopedFileInput, RingInput
 from performer.live.monitor import Monitor
 from performer.live.pipeline import LivePipeline
 from performer.live.recorder import Recorder
-from performer.live.shared import CALLBACKS, OUT_READ, Layout, SharedAudio
+from performer.live.schedule import LateStart, default_reserve
+from performer.live.shared import CALLBACKS, HEARTBEAT_NS, OUT_READ, Layout, SharedAudio
 from performer.live.telemetry import Latency, Telemetry
 from performer.rig import Change, Rig
 
@@ -64,6 +65,7 @@ class ServeOptions:
     period: int = 0                  # device blocksize; 0 = the device's own (JACK: its period)
     block: int | None = None         # model block size
     headroom_ms: float | None = None  # None = from the measured model time
+    reserve_ms: float | None = None   # blocks start this long before due; None = from the model time
     threads: int = 1
     record_dir: Path = field(default_factory=default_record_dir)
     record_input: bool = False
@@ -101,6 +103,8 @@ class LiveServer:
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "LiveServer":
         o, model = self.options, self.rig.model
+        if o.reserve_ms is not None and not o.reserve_ms >= 0:
+            raise ValueError(f"reserve must be >= 0 ms, got {o.reserve_ms}")
         torch.set_num_threads(o.threads)
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
         probe = BlockEngine(self.rig, block_size=o.block, compute_bends=False)
@@ -147,6 +151,8 @@ class LiveServer:
         window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
         headroom = window - period
+        reserve_s = o.reserve_ms / 1000.0 if o.reserve_ms is not None else default_reserve(warm_ms / 1000)
+        self.schedule = LateStart(rate, period, window, reserve_s)
         self.latency = Latency(rate=rate, block=self.pipeline.block_device_frames, headroom=headroom, period=period,
                                signal=self.pipeline.signal_delay, device_in=float(device_latency[0]),
                                device_out=float(device_latency[1]))
@@ -154,7 +160,7 @@ class LiveServer:
             self.close()
             raise DeviceError(f"latency of {self.latency.ring_frames} frames does not fit the audio rings; "
                               f"use a smaller --block or --headroom")
-        self.telemetry = Telemetry(self.shared, self.engine, self.latency)
+        self.telemetry = Telemetry(self.shared, self.engine, self.latency, schedule=self.schedule)
         self.rig.telemetry = self.telemetry
         if source is not None:
             audio, file_rate = source
@@ -285,6 +291,7 @@ class LiveServer:
                 if available < needed:
                     time.sleep(min(0.01, max(0.0005, (needed - available) / rate)))
                     continue
+                self._start_late()
                 frames, dropped = self.input.take()
                 if dropped:
                     telemetry.input_dropped += dropped
@@ -299,7 +306,10 @@ class LiveServer:
                     queued = self._out_pos - self.shared.output.read
                     telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
                 try:
-                    telemetry.late_written += self.shared.output.write_at(self._out_pos, out)
+                    late = self.shared.output.write_at(self._out_pos, out)
+                    if late:
+                        telemetry.late_written += late
+                        self.schedule.note_late(time.monotonic())
                 except OverflowError:  # the device stopped reading: drop, the supervisor handles it
                     pass
                 self._out_pos += out.shape[0]
@@ -309,6 +319,18 @@ class LiveServer:
             except Exception:  # the show goes on; the engine already counts model failures
                 log.exception("model thread iteration failed")
                 time.sleep(0.01)
+
+    def _start_late(self) -> None:
+        """Model thread: wait until the block is due less the reserve (see live/schedule.py)."""
+        beat = int(self.shared.header[HEARTBEAT_NS])
+        if not beat:
+            return
+        now = time.monotonic_ns()
+        recent = self.engine.stats.recent_ms
+        slowest = max(recent) / 1000 if recent else 0.0
+        wait = self.schedule.delay(self._out_pos - self.shared.output.read, (now - beat) / 1e9, now / 1e9, slowest)
+        if wait > 0.0002:
+            time.sleep(wait)
 
     def _bend_loop(self) -> None:
         """Compute changed bends as they come, at most once per eighth of a model block: a flood

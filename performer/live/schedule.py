@@ -1,0 +1,60 @@
+"""When the model thread starts a block: as late as the block's deadline allows, less a reserve.
+
+Bends are installed when a block starts. A knob moved just after a block started is heard one
+model block later plus the rest of the compute window, so every millisecond a block waits after
+its input is complete is a millisecond off the worst knob-to-sound time: starting late shrinks
+"block + window" to "block + reserve". A block that is still late makes the schedule back off
+(start at once) for a while: a dropout costs more on stage than a few ms of control latency.
+The reserve also grows with the slowest recent block (x1.5 + 2 ms): on a loaded machine the model's
+time per block has a long tail (3x its median here while a training run used the other core).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_RESERVE_S = 0.008  # OS wake-up and GIL hand-over on a busy two-core machine, beside the model
+BACKOFF_S = 30.0
+TAIL_FACTOR, TAIL_MARGIN_S = 1.5, 0.002
+
+
+def default_reserve(block_seconds: float) -> float:
+    """The model's reserved time per block: twice its measured block time plus 2 ms, at least 8 ms."""
+    return max(MIN_RESERVE_S, 2.0 * block_seconds + 0.002)
+
+
+@dataclass
+class LateStart:
+    rate: int
+    period: int        # device frames per callback
+    window: int        # device frames between a block's last input callback and its first output callback
+    reserve_s: float   # seconds kept for computing the block, at least
+    backoff_s: float = BACKOFF_S
+    backoffs: int = 0  # late blocks that switched late starts off for ``backoff_s``
+    _until: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.reserve_s < self.window / self.rate
+
+    def delay(self, queued: int, since_callback_s: float, now: float, slowest_s: float = 0.0) -> float:
+        """Seconds the model thread waits before starting a block whose first output frame is
+        ``queued`` frames past the device's read position, ``since_callback_s`` after the last
+        callback (monotonic ``now``); ``slowest_s``: the slowest recent block. The output is read
+        a period per callback."""
+        if not self.active or now < self._until or queued < 0:
+            return 0.0
+        due_in = (queued // self.period + 1) * self.period / self.rate - since_callback_s
+        reserve = max(self.reserve_s, TAIL_FACTOR * slowest_s + TAIL_MARGIN_S)
+        return max(0.0, due_in - reserve)
+
+    def note_late(self, now: float) -> None:
+        """A block missed its deadline: start blocks at once for ``backoff_s``."""
+        if self.active and now >= self._until:
+            self.backoffs += 1
+        self._until = now + self.backoff_s
+
+    def describe(self) -> str:
+        if not self.active:
+            return "blocks start as soon as their input is in"
+        return f"blocks start {1000 * self.reserve_s:.1f} ms before they are due (later knob moves still make it)"
