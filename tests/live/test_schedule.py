@@ -63,7 +63,7 @@ def test_live_blocks_start_late_and_none_misses_its_deadline(small_model, tmp_pa
     sf.write(tmp_path / "in.wav", tone(1.5, 44100)[0], 44100)
     rig = Rig(small_model)
     server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav",
-                                          headroom_ms=40.0))
+                                          headroom_ms=60.0, reserve_ms=20.0))
     waits = []
     sleep = time.sleep
 
