@@ -82,11 +82,11 @@ def overhead(path: Path, blocks: int = 60) -> dict:
 
 
 def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None = None,
-         knob_changes: int = 40) -> dict:
+         knob_changes: int = 40, reserve_ms: float | None = None) -> dict:
     rig = Rig(load_model(path))
     conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
     rig.set(f"#{conv.index}/0/transform", "scale")
-    server = LiveServer(rig, ServeOptions(headroom_ms=headroom_ms))
+    server = LiveServer(rig, ServeOptions(headroom_ms=headroom_ms, reserve_ms=reserve_ms))
     stop = threading.Event()
     changes = [0]
 
@@ -115,6 +115,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         target = block_ms + 1e3 * jack.period / jack.rate + 5.0
         knob = knob_to_sound(server, f"#{conv.index}/0/factor", target, changes=knob_changes)
         latency = server.latency
+        late_start = server.telemetry.snapshot()["late_start"]
     return {
         "largest_conv": conv.name, "changes": changes[0], "changes_per_s": round(changes[0] / soak_s),
         "xruns_after_warmup": soak["xruns_after_warmup"], "xrun_blame": blame, "late_frames": soak["late_frames"],
@@ -122,6 +123,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         "model_ms_max": soak["model_ms"]["max"], "tensors_installed": soak["tensors_installed"],
         "latency_ms": round(latency.total_seconds * 1e3, 1),
         "window_ms": round(1e3 * latency.compute_window / latency.rate, 1),
+        "reserve_ms": late_start["reserve_ms"] if late_start["active"] else None, "backoffs": late_start["backoffs"],
         # per control: to the callback that hands the block to the device (its output latency after), heard/sent
         "knob_to_sound_ms": knob["rig"], "knob_to_sound_midi_ms": knob["midi"], "knob_to_sound_osc_ms": knob["osc"],
     }
@@ -134,6 +136,7 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=60.0)
     parser.add_argument("--period", type=int, default=PERIOD, help="JACK period in frames (default %(default)s)")
     parser.add_argument("--headroom", type=float, metavar="MS", help="the model's window per block (serve --headroom)")
+    parser.add_argument("--reserve", type=float, metavar="MS", help="blocks start this long before due (serve --reserve)")
     parser.add_argument("--changes", type=int, default=40, metavar="N", help="knob-to-sound changes per control")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -148,7 +151,7 @@ def main() -> None:
         for name in args.models.split(","):
             path = Path(name) if name.endswith(".ts") else model_path(name)
             results[name] = {"overhead": overhead(path), "live": live(path, args.soak, jack, args.headroom,
-                                                                      args.changes)}
+                                                                      args.changes, args.reserve)}
             if not args.json:
                 o, lv = results[name]["overhead"], results[name]["live"]
                 k = lv["knob_to_sound_ms"]
@@ -158,7 +161,8 @@ def main() -> None:
                 print(f"{name:<14} block {o['block']}: bare {o['bare_ms']:.2f} ms, engine {o['engine_ms']:.2f} ms, "
                       f"overhead {100 * o['overhead']:+.1f} % | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
                       f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
-                      f"{lv['model_ms_p95']:.1f} ms | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms | knob-to-sound "
+                      f"{lv['model_ms_p95']:.1f} ms | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
+                      f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | knob-to-sound "
                       f"(target {k['target']}; + device {k['device_out']} ms): {knobs}", flush=True)
     finally:
         jack.stop()

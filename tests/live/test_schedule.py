@@ -88,3 +88,13 @@ def test_live_blocks_start_late_and_none_misses_its_deadline(small_model, tmp_pa
 def test_a_negative_reserve_is_refused_before_anything_opens(small_model):
     with pytest.raises(ValueError, match="reserve must be >= 0"):
         LiveServer(Rig(small_model), ServeOptions(reserve_ms=-1.0)).start()
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+def test_serve_refuses_a_bad_reserve(value, capsys):
+    from performer.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--reserve", value])
+    assert info.value.code == 2
+    assert "--reserve" in capsys.readouterr().err
