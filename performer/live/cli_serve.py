@@ -41,7 +41,7 @@ def add_parsers(sub, bend_type) -> None:
                             "too little drops blocks (default: 3x the measured block time, at least 15 ms)")
     serve.add_argument("--reserve", type=milliseconds, metavar="MS",
                        help="blocks start this long before they are due, so knob moves made meanwhile are heard "
-                            "in them; at or above the headroom, blocks start at once (default: 2x the measured "
+                            "in them; at or above the headroom, blocks start at once (default: 1.5x the measured "
                             "block time + 2 ms, at least 8 ms; after a late block, at once for 30 s)")
     serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
     serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",

@@ -19,8 +19,9 @@ TAIL_FACTOR, TAIL_MARGIN_S = 1.5, 0.002
 
 
 def default_reserve(block_seconds: float) -> float:
-    """The model's reserved time per block: twice its measured block time plus 2 ms, at least 8 ms."""
-    return max(MIN_RESERVE_S, 2.0 * block_seconds + 0.002)
+    """The model's reserved time per block: 1.5x its measured block time plus 2 ms, at least 8 ms
+    (the same rule as for the slowest recent block, which widens it during the show)."""
+    return max(MIN_RESERVE_S, TAIL_FACTOR * block_seconds + TAIL_MARGIN_S)
 
 
 @dataclass

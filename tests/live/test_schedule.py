@@ -53,9 +53,9 @@ def test_a_late_block_backs_off_then_late_starts_resume():
     assert s.delay(2 * PERIOD, 0.0, now=101.0 + s.backoff_s) > 0
 
 
-def test_default_reserve_is_twice_the_block_time_plus_2_ms_at_least_8_ms():
+def test_default_reserve_is_one_and_a_half_block_times_plus_2_ms_at_least_8_ms():
     assert default_reserve(0.001) == MIN_RESERVE_S
-    assert default_reserve(0.005) == pytest.approx(0.012)
+    assert default_reserve(0.006) == pytest.approx(0.011)
 
 
 @pytest.mark.fixtures
