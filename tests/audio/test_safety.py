@@ -273,3 +273,19 @@ def test_quiet_blocks_skip_the_gain_pass_with_identical_output():
         b, _ = slow.process(block)
         assert np.array_equal(a, b)
         assert np.abs(a).max() <= fast.ceiling
+
+
+def test_the_direct_c_filter_gives_lfilters_exact_samples(monkeypatch):
+    """The DC blocker calls lfilter's C routine directly (no Python checks after a model call);
+    with it gone (a SciPy that moved it) the public lfilter must give the same samples."""
+    import performer.audio.safety as safety
+
+    assert safety._linear_filter is not None, "scipy.signal._sigtools._linear_filter moved: the fallback runs"
+    rng = np.random.default_rng(9)
+    blocks = [(level * rng.standard_normal((2, 512)) + 0.2).astype(np.float32) for level in (0.1, 2.0, 0.3)]
+    direct = SafetyStage(2, 44100)
+    outs = [direct.process(b)[0] for b in blocks]
+    monkeypatch.setattr(safety, "_linear_filter", None)
+    public = SafetyStage(2, 44100)
+    for block, out in zip(blocks, outs):
+        assert np.array_equal(public.process(block)[0], out)
