@@ -46,6 +46,7 @@ RING_CAPACITY = 1 << 18
 WARMUP_BLOCKS = 6
 MODEL_THREAD_NICE = -10  # ahead of control threads and other programs, behind the device callback's FIFO
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
+POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
 GIL_SWITCH_S = 0.0005  # Python's default 5 ms GIL hand-over would eat the model thread's window
 
 
@@ -276,7 +277,7 @@ class LiveServer:
         self.input_name = name
 
     def _model_loop(self) -> None:
-        rate, telemetry, engine = self.rate, self.telemetry, self.engine
+        rate, telemetry, engine, period = self.rate, self.telemetry, self.engine, self.latency.period
         telemetry.model_priority = _raise_thread_priority(MODEL_THREAD_NICE)
         while not self._stop.is_set():
             if self._input_request is not None:
@@ -289,7 +290,10 @@ class LiveServer:
             try:
                 available, needed = self.input.available(), self.pipeline.frames_needed()
                 if available < needed:
-                    time.sleep(min(0.01, max(0.0005, (needed - available) / rate)))
+                    # Input comes a period per callback: sleep to about a period before the block is
+                    # complete, then poll. Waking just before that callback and sleeping a whole
+                    # period more cost up to 11.6 ms of the block's window under a control flood.
+                    time.sleep(min(0.01, max(POLL_S, (needed - available - period) / rate)))
                     continue
                 self._start_late()
                 frames, dropped = self.input.take()
