@@ -40,9 +40,10 @@ def add_parsers(sub, bend_type) -> None:
                        help="time the model thread gets per block, rounded up to whole periods; less is lower latency, "
                             "too little drops blocks (default: 3x the measured block time, at least 15 ms)")
     serve.add_argument("--reserve", type=milliseconds, metavar="MS",
-                       help="blocks start this long before they are due, so knob moves made meanwhile are heard "
-                            "in them; at or above the headroom, blocks start at once (default: 1.5x the measured "
-                            "block time + 2 ms, at least 8 ms; after a late block, at once for 30 s)")
+                       help="start each block MS before it is due, so knob moves made while it waits are heard in "
+                            "it (lower knob-to-sound latency, less margin against dropouts; widened after slow "
+                            "blocks; a late block starts them at once for 30 s). Default: off, blocks start as "
+                            "soon as their input is in")
     serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
     serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
                        help="set an address at start, e.g. '#3/0/transform=invert'; repeatable")

@@ -7,21 +7,17 @@ its input is complete is a millisecond off the worst knob-to-sound time: startin
 (start at once) for a while: a dropout costs more on stage than a few ms of control latency.
 The reserve also grows with the slowest recent block (x1.5 + 2 ms): on a loaded machine the model's
 time per block has a long tail (3x its median here while a training run used the other core).
+Off unless asked for (``serve --reserve MS``): on two cores, a reserve short enough to meet the
+knob-to-sound target let a control flood or a process starting beside the show push the odd block
+past its deadline (docs/performance.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-MIN_RESERVE_S = 0.008  # OS wake-up and GIL hand-over on a busy two-core machine, beside the model
 BACKOFF_S = 30.0
 TAIL_FACTOR, TAIL_MARGIN_S = 1.5, 0.002
-
-
-def default_reserve(block_seconds: float) -> float:
-    """The model's reserved time per block: 1.5x its measured block time plus 2 ms, at least 8 ms
-    (the same rule as for the slowest recent block, which widens it during the show)."""
-    return max(MIN_RESERVE_S, TAIL_FACTOR * block_seconds + TAIL_MARGIN_S)
 
 
 @dataclass
@@ -29,14 +25,14 @@ class LateStart:
     rate: int
     period: int        # device frames per callback
     window: int        # device frames between a block's last input callback and its first output callback
-    reserve_s: float   # seconds kept for computing the block, at least
+    reserve_s: float | None  # seconds kept for computing the block, at least; None: start at once
     backoff_s: float = BACKOFF_S
     backoffs: int = 0  # late blocks that switched late starts off for ``backoff_s``
     _until: float = 0.0
 
     @property
     def active(self) -> bool:
-        return self.reserve_s < self.window / self.rate
+        return self.reserve_s is not None and self.reserve_s < self.window / self.rate
 
     def delay(self, queued: int, since_callback_s: float, now: float, slowest_s: float = 0.0) -> float:
         """Seconds the model thread waits before starting a block whose first output frame is
@@ -57,5 +53,5 @@ class LateStart:
 
     def describe(self) -> str:
         if not self.active:
-            return "blocks start as soon as their input is in"
+            return "blocks start as soon as their input is in (--reserve MS: later, for quicker knobs)"
         return f"blocks start {1000 * self.reserve_s:.1f} ms before they are due (later knob moves still make it)"

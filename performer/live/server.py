@@ -35,7 +35,7 @@ from performer.live.inputs import LoopedFileInput, RingInput
 from performer.live.monitor import Monitor
 from performer.live.pipeline import LivePipeline
 from performer.live.recorder import Recorder
-from performer.live.schedule import LateStart, default_reserve
+from performer.live.schedule import LateStart
 from performer.live.shared import CALLBACKS, HEARTBEAT_NS, OUT_READ, Layout, SharedAudio
 from performer.live.telemetry import Latency, Telemetry
 from performer.rig import Change, Rig
@@ -47,7 +47,7 @@ WARMUP_BLOCKS = 6
 MODEL_THREAD_NICE = -10  # ahead of control threads and other programs, behind the device callback's FIFO
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
-GIL_SWITCH_S = 0.0005  # Python's default 5 ms GIL hand-over would eat the model thread's window
+GIL_SWITCH_S = 0.0001  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
 
 
 def default_record_dir() -> Path:
@@ -66,7 +66,7 @@ class ServeOptions:
     period: int = 0                  # device blocksize; 0 = the device's own (JACK: its period)
     block: int | None = None         # model block size
     headroom_ms: float | None = None  # None = from the measured model time
-    reserve_ms: float | None = None   # blocks start this long before due; None = from the model time
+    reserve_ms: float | None = None   # blocks start this long before due; None = as soon as their input is in
     threads: int = 1
     record_dir: Path = field(default_factory=default_record_dir)
     record_input: bool = False
@@ -152,8 +152,7 @@ class LiveServer:
         window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
         headroom = window - period
-        reserve_s = o.reserve_ms / 1000.0 if o.reserve_ms is not None else default_reserve(warm_ms / 1000)
-        self.schedule = LateStart(rate, period, window, reserve_s)
+        self.schedule = LateStart(rate, period, window, None if o.reserve_ms is None else o.reserve_ms / 1000.0)
         self.latency = Latency(rate=rate, block=self.pipeline.block_device_frames, headroom=headroom, period=period,
                                signal=self.pipeline.signal_delay, device_in=float(device_latency[0]),
                                device_out=float(device_latency[1]))

@@ -99,7 +99,7 @@ class Telemetry:
             "last_error": stats.last_error, "tensors_installed": stats.tensors_installed,
             "device_restarts": self.device_restarts, "recording": self.recording,
             "late_start": None if self.schedule is None else {
-                "active": self.schedule.active, "reserve_ms": round(1000 * self.schedule.reserve_s, 1),
+                "active": self.schedule.active, "reserve_ms": None if self.schedule.reserve_s is None else round(1000 * self.schedule.reserve_s, 1),
                 "backoffs": self.schedule.backoffs},
         }
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import soundfile as sf
 
-from performer.live.schedule import MIN_RESERVE_S, LateStart, default_reserve
+from performer.live.schedule import LateStart
 from performer.live.server import LiveServer, ServeOptions
 from performer.rig import Rig
 from tests.conftest import tone
@@ -53,9 +53,18 @@ def test_a_late_block_backs_off_then_late_starts_resume():
     assert s.delay(2 * PERIOD, 0.0, now=101.0 + s.backoff_s) > 0
 
 
-def test_default_reserve_is_one_and_a_half_block_times_plus_2_ms_at_least_8_ms():
-    assert default_reserve(0.001) == MIN_RESERVE_S
-    assert default_reserve(0.006) == pytest.approx(0.011)
+def test_no_reserve_starts_blocks_at_once():
+    s = LateStart(RATE, PERIOD, 3 * PERIOD, None)
+    assert not s.active and s.delay(2 * PERIOD, 0.0, now=0.0) == 0.0
+
+
+@pytest.mark.fixtures
+def test_serve_starts_blocks_at_once_unless_asked(small_model, tmp_path):
+    sf.write(tmp_path / "in.wav", tone(0.5, 44100)[0], 44100)
+    server = LiveServer(Rig(small_model), ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav"))
+    with server:
+        snap = server.telemetry.snapshot()
+    assert snap["late_start"] == {"active": False, "reserve_ms": None, "backoffs": 0}
 
 
 @pytest.mark.fixtures
