@@ -326,7 +326,7 @@ class LiveServer:
     def _start_late(self) -> None:
         """Model thread: wait until the block is due less the reserve (see live/schedule.py)."""
         beat = int(self.shared.header[HEARTBEAT_NS])
-        if not beat:
+        if not beat or not self.schedule.active:
             return
         now = time.monotonic_ns()
         recent = self.engine.stats.recent_ms
