@@ -47,7 +47,7 @@ WARMUP_BLOCKS = 6
 MODEL_THREAD_NICE = -10  # ahead of control threads and other programs, behind the device callback's FIFO
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
-GIL_SWITCH_S = 0.0001  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
+GIL_SWITCH_S = 0.0005  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
 
 
 def default_record_dir() -> Path:
