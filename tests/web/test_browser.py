@@ -308,7 +308,8 @@ def test_scenes_save_recall_morph_undo_and_panic(page, live):
 
     page.click('#scene-list li[data-scene="verse"] .recall')  # the controls follow the recalled state
     page.wait_for_function(f"document.querySelector('{select}').value === 'invert'", timeout=5000)
-    assert page.get_attribute('#scene-list li[data-scene="verse"]', "aria-current") == "true"
+    # the scene list is redrawn by its own push, which may land after the controls' state push
+    page.wait_for_selector('#scene-list li[data-scene="verse"][aria-current="true"]', timeout=5000)
 
     page.click("#undo")
     page.wait_for_function(f"document.querySelector('{select}').value === 'ablate'", timeout=5000)
