@@ -51,6 +51,10 @@ class LateStart:
             self.backoffs += 1
         self._until = now + self.backoff_s
 
+    def snapshot(self) -> dict:
+        reserve_ms = None if self.reserve_s is None else round(1000 * self.reserve_s, 1)
+        return {"active": self.active, "reserve_ms": reserve_ms, "backoffs": self.backoffs}
+
     def describe(self) -> str:
         if not self.active:
             return "blocks start as soon as their input is in (--reserve MS: later, for quicker knobs)"

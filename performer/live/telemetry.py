@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from performer.audio.engine import BlockEngine
+from performer.live.schedule import LateStart
 from performer.live.shared import (CALLBACKS, LATE_FRAMES, XRUNS, XRUNS_AFTER_WARMUP, SharedAudio)
 
 
@@ -68,7 +69,7 @@ class Telemetry:
     late_written: int = 0
     recording: str = ""
     model_priority: str = "normal"  # the model thread's scheduling, as it got it
-    schedule: object = None  # live.schedule.LateStart: when blocks start
+    schedule: LateStart | None = None  # when blocks start
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
 
@@ -98,9 +99,7 @@ class Telemetry:
             "blocks": stats.blocks, "guard_events": stats.guard_events, "model_errors": stats.model_errors,
             "last_error": stats.last_error, "tensors_installed": stats.tensors_installed,
             "device_restarts": self.device_restarts, "recording": self.recording,
-            "late_start": None if self.schedule is None else {
-                "active": self.schedule.active, "reserve_ms": None if self.schedule.reserve_s is None else round(1000 * self.schedule.reserve_s, 1),
-                "backoffs": self.schedule.backoffs},
+            "late_start": None if self.schedule is None else self.schedule.snapshot(),
         }
 
     def status_line(self) -> str:
