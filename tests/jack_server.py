@@ -75,6 +75,14 @@ class JackServer:
         """A position in jackd's log; `xruns_since` reads what it wrote after it."""
         return self.log_path.stat().st_size
 
+    def xrun_lines_since(self, mark: int, limit: int = 40) -> list[str]:
+        """jackd's own words on each xrun since `mark` (whom, in what state: "Triggered" means the
+        client's thread had not even woken), for failure messages."""
+        with open(self.log_path, "rb") as log:
+            log.seek(mark)
+            lines = log.read().decode(errors="replace").splitlines()
+        return [line for line in lines if "XRun" in line][:limit]
+
     def xruns_since(self, mark: int) -> dict[str, int]:
         """Whom jackd blamed for each xrun since `mark`: a client's name, or "driver" when its own
         timer woke late (a busy machine). When the timer is late, jackd then reports every client

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from performer.live.shared import (CALLBACKS, HEARTBEAT_NS, LAST_FRAMES, LATE_FRAMES, SOURCE_POS, WARMUP_CALLBACKS,
-                                   XRUNS, XRUNS_AFTER_WARMUP, SharedAudio)
+from performer.live.shared import (CALLBACK_GAP_MAX_NS, CALLBACK_MAX_NS, CALLBACKS, HEARTBEAT_NS, LAST_FRAMES,
+                                   LATE_FRAMES, SOURCE_POS, WARMUP_CALLBACKS, XRUNS, XRUNS_AFTER_WARMUP, SharedAudio)
 
 MAX_CALLBACK_FRAMES = 1 << 16
 
@@ -28,9 +28,11 @@ class CallbackCore:
         self.source = shared.source if shared.layout.source_frames else None
         # When the device has no output, the output ring is still clocked into this scratch.
         self._scratch = np.zeros((MAX_CALLBACK_FRAMES, shared.layout.out_channels), dtype=np.float32)
+        self._last_start_ns = 0
 
     def __call__(self, indata, outdata, frames: int, flagged: bool) -> None:
         """Realtime: runs once per device period. No allocation, lock, log or I/O."""
+        started = time.monotonic_ns()
         h = self.header
         h[CALLBACKS] += 1
         if flagged:
@@ -44,7 +46,14 @@ class CallbackCore:
         target = outdata if self.device_output else self._scratch[:frames]
         h[LATE_FRAMES] += self.shared.output.pull_clocked(target)
         h[LAST_FRAMES] = frames
-        h[HEARTBEAT_NS] = time.monotonic_ns()
+        finished = time.monotonic_ns()
+        h[HEARTBEAT_NS] = finished
+        # Our own work against the time between wake-ups: a miss with a short body was a late
+        # wake-up (scheduling, the GIL), not a slow callback.
+        if h[CALLBACKS] > WARMUP_CALLBACKS:
+            h[CALLBACK_MAX_NS] = max(int(h[CALLBACK_MAX_NS]), finished - started)
+            h[CALLBACK_GAP_MAX_NS] = max(int(h[CALLBACK_GAP_MAX_NS]), started - self._last_start_ns)
+        self._last_start_ns = started
 
     def _push_source(self, frames: int) -> None:
         """Realtime: the looped input file, already at the device rate, into the input ring."""

@@ -28,6 +28,8 @@ SOURCE_POS = 9                  # D: position in the looped input source
 HEARTBEAT_NS = 10               # D: monotonic ns of the last callback
 LAST_FRAMES = 11                # D: frames in the last callback
 GO = 12                         # M: 1 lets the device side start its stream (rings are primed)
+CALLBACK_MAX_NS = 13            # D: the longest callback body after warm-up (our own work)
+CALLBACK_GAP_MAX_NS = 14        # D: the longest time between two callback starts after warm-up
 HEADER_SLOTS = 16
 WARMUP_CALLBACKS = 20           # first callbacks can overrun on first-call costs (research notes)
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from performer.audio.engine import BlockEngine
 from performer.live.schedule import LateStart
-from performer.live.shared import (CALLBACKS, LATE_FRAMES, XRUNS, XRUNS_AFTER_WARMUP, SharedAudio)
+from performer.live.shared import (CALLBACK_GAP_MAX_NS, CALLBACK_MAX_NS, CALLBACKS, LATE_FRAMES, XRUNS,
+                                   XRUNS_AFTER_WARMUP, SharedAudio)
 
 
 @dataclass
@@ -94,6 +95,8 @@ class Telemetry:
             "model_priority": self.model_priority,
             "callbacks": int(h[CALLBACKS]), "xruns": int(h[XRUNS]), "xruns_after_warmup": int(h[XRUNS_AFTER_WARMUP]),
             "late_frames": int(h[LATE_FRAMES]), "input_dropped": self.input_dropped,
+            "callback_us": {"max": round(int(h[CALLBACK_MAX_NS]) / 1000, 1),
+                            "gap_max": round(int(h[CALLBACK_GAP_MAX_NS]) / 1000, 1)},
             "ring_fill": {"input": self.shared.input.unread(), "output": self.shared.output.unread(),
                           "output_target": self.latency.ring_frames},
             "blocks": stats.blocks, "guard_events": stats.guard_events, "model_errors": stats.model_errors,
