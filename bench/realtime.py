@@ -121,6 +121,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         "xruns_after_warmup": soak["xruns_after_warmup"], "xrun_blame": blame, "late_frames": soak["late_frames"],
         "model_ms_mean": soak["model_ms"]["mean"], "model_ms_p95": soak["model_ms"]["p95"],
         "model_ms_max": soak["model_ms"]["max"], "tensors_installed": soak["tensors_installed"],
+        "margin_ms_min": soak["margin_ms_min"], "callback_us": soak["callback_us"],
         "latency_ms": round(latency.total_seconds * 1e3, 1),
         "window_ms": round(1e3 * latency.compute_window / latency.rate, 1),
         "reserve_ms": late_start["reserve_ms"] if late_start["active"] else None, "backoffs": late_start["backoffs"],
@@ -161,7 +162,8 @@ def main() -> None:
                 print(f"{name:<14} block {o['block']}: bare {o['bare_ms']:.2f} ms, engine {o['engine_ms']:.2f} ms, "
                       f"overhead {100 * o['overhead']:+.1f} % | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
                       f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
-                      f"{lv['model_ms_p95']:.1f} ms | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
+                      f"{lv['model_ms_p95']:.1f} max {lv['model_ms_max']:.1f} ms, least margin {lv['margin_ms_min']} ms, "
+                      f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
                       f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | knob-to-sound "
                       f"(target {k['target']}; + device {k['device_out']} ms): {knobs}", flush=True)
     finally:

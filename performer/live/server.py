@@ -305,8 +305,9 @@ class LiveServer:
                     sink.push(frames)
                 if not out.shape[0]:
                     continue
+                queued = self._out_pos - self.shared.output.read  # frames the device plays before this block
+                telemetry.note_margin(queued)
                 if engine.stats.tensors_installed != installed:
-                    queued = self._out_pos - self.shared.output.read
                     telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
                 try:
                     late = self.shared.output.write_at(self._out_pos, out)

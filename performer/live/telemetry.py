@@ -71,8 +71,15 @@ class Telemetry:
     recording: str = ""
     model_priority: str = "normal"  # the model thread's scheduling, as it got it
     schedule: LateStart | None = None  # when blocks start
+    margin_min: int | None = None  # frames: the least margin a block was written with
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
+
+    def note_margin(self, queued: int) -> None:
+        """Model thread: a block was written with ``queued`` frames still to play before it (its
+        margin; negative: late). The least margin shows how near the show came to a dropout."""
+        if self.margin_min is None or queued < self.margin_min:
+            self.margin_min = queued
 
     def note_install(self, heard_at: float) -> None:
         """Model thread: a block with freshly installed tensors will be heard at ``heard_at``."""
@@ -95,6 +102,7 @@ class Telemetry:
             "model_priority": self.model_priority,
             "callbacks": int(h[CALLBACKS]), "xruns": int(h[XRUNS]), "xruns_after_warmup": int(h[XRUNS_AFTER_WARMUP]),
             "late_frames": int(h[LATE_FRAMES]), "input_dropped": self.input_dropped,
+            "margin_ms_min": None if self.margin_min is None else round(1000.0 * self.margin_min / rate, 2),
             "callback_us": {"max": round(int(h[CALLBACK_MAX_NS]) / 1000, 1),
                             "gap_max": round(int(h[CALLBACK_GAP_MAX_NS]) / 1000, 1)},
             "ring_fill": {"input": self.shared.input.unread(), "output": self.shared.output.unread(),
@@ -111,6 +119,7 @@ class Telemetry:
         parts = [s["state"], f"model {s['model_ms']['mean']:.1f}/{s['model_ms']['max']:.1f} ms",
                  f"RTF {s['realtime_factor']:.2f}", f"xruns {s['xruns_after_warmup']}",
                  f"late {s['late_frames']}", f"out ring {100 * fill['output'] / max(1, fill['output_target']):.0f}%",
+                 f"margin {'-' if s['margin_ms_min'] is None else format(s['margin_ms_min'], '.1f')} ms",
                  f"guard {s['guard_events']}", f"errors {s['model_errors']}"]
         if s["input_dropped"]:
             parts.append(f"dropped {s['input_dropped']}")

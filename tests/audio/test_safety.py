@@ -267,12 +267,14 @@ def test_quiet_blocks_skip_the_gain_pass_with_identical_output():
     rng = np.random.default_rng(5)
     fast, slow = SafetyStage(2, 44100), SafetyStage(2, 44100)
     slow._limit_fast_path = False
-    for level in (0.1, 0.5, 3.0, 0.2, 0.05, 0.8):  # under, over (limiting), then the release
+    # under, over (limiting), the release, then quiet long enough for the gain to be back at 1
+    for level in (0.1, 0.5, 3.0, 0.2, 0.05, 0.8, *[0.05] * 100, 0.1):
         block = (level * rng.standard_normal((2, 2048))).astype(np.float32)
         a, _ = fast.process(block)
         b, _ = slow.process(block)
         assert np.array_equal(a, b)
         assert np.abs(a).max() <= fast.ceiling
+    assert fast._gain == 1.0 and fast._next_target == 1.0  # the fast path ran again at the end
 
 
 def test_the_direct_c_filter_gives_lfilters_exact_samples(monkeypatch):

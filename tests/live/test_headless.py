@@ -79,6 +79,8 @@ def test_telemetry_snapshot_reports_the_engine(small_model, tmp_path):
     assert 0 < snap["realtime_factor"] < 1 and snap["latency_ms"] > 46
     # the callback's own work is a sliver of the time between its wake-ups
     assert 0 < snap["callback_us"]["max"] < snap["callback_us"]["gap_max"]
+    assert snap["margin_ms_min"] > 0  # every block reached the ring before it was due
+    assert "margin" in line
     assert "RTF" in line and "xruns 0" in line
     assert rig.telemetry is None
 

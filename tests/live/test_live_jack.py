@@ -18,6 +18,7 @@ from performer.live.server import LiveServer, ServeOptions
 from performer.model import load_model
 from performer.rig import Rig
 from tests.jack_server import JackServer
+from tests.stall_probe import StallProbe
 
 pytestmark = [pytest.mark.fixtures, pytest.mark.jack]
 REPO = Path(__file__).resolve().parents[2]
@@ -125,10 +126,11 @@ def test_no_xruns_with_a_bend_every_10ms_for_20s(jack_server, small_model_path):
             changes[0] += 1
             time.sleep(0.01)
 
-    mark = jack_server.log_mark()
     # No probe client in this test: a Python JACK client in this process waits for the GIL, and
     # a client late upstream leaves performer "not finished" too; performer runs alone here.
     with server:
+        mark = jack_server.log_mark()
+        machine = StallProbe(20.0)  # how late the machine woke its most urgent thread meanwhile
         worker = threading.Thread(target=knob)
         worker.start()
         time.sleep(20.0)
@@ -138,10 +140,14 @@ def test_no_xruns_with_a_bend_every_10ms_for_20s(jack_server, small_model_path):
         blame = jack_server.xruns_since(mark)  # before stopping: shutdown is not the soak
         said = jack_server.xrun_lines_since(mark)
     assert changes[0] > 1000
-    # Every xrun the stream flagged was someone else's: jackd never found performer unfinished.
-    # (Without realtime priority the dummy driver's own timer can wake late on a busy machine,
-    # and JACK then flags an xrun to every client; that is the machine, not a dropout of ours.)
-    assert blame.get("performer", 0) == 0, (blame, said, snap)
+    # Every xrun the stream flagged was someone else's: jackd never found performer unfinished,
+    # but for as many times as the machine itself stalled a realtime thread for over half a period
+    # (a virtual CPU held by the hypervisor: no process meets a deadline through that). Without
+    # realtime priority the dummy driver's timer can wake late too, and JACK then flags an xrun to
+    # every client; that is the machine, not a dropout of ours.
+    period_us = 1e6 * jack_server.period / jack_server.rate
+    stalls = machine.stalls(over_us=period_us / 2)
+    assert blame.get("performer", 0) <= stalls, (blame, said, machine.result(), snap)
     assert snap["xruns_after_warmup"] <= sum(blame.values()), (blame, said, snap)
     assert snap["late_frames"] == 0, (blame, snap)
     assert snap["tensors_installed"] > 200, snap
