@@ -7,7 +7,10 @@ Per model, in one process:
                  safety) against a bare ``model(x)`` loop on the same blocks, interleaved
   soak           live duplex stream on JACK (44.1 kHz, period 256) for --soak seconds while another
                  thread makes 1000 Rig changes per second on a conv tensor; xruns after warm-up
-                 and frames the model delivered late
+                 and frames the model delivered late; the least margin a block reached the ring with;
+                 the callback's longest body and longest gap between wake-ups; and, from a FIFO-80
+                 probe process beside it (tests/stall_probe.py), how late this machine woke its most
+                 urgent thread (a virtual CPU can stall for milliseconds whatever the priority)
   knob-to-sound  --changes changes of that conv tensor's factor, one every ~200 ms (random phase),
                  from each control in turn: a Rig change from another thread, then a JACK MIDI CC
                  from a probe port into Performer's MIDI input (bound by a mapping), then an OSC
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._knob import knob_to_sound  # noqa: E402
 from bench._models import CACHE, REPO, full_v2  # noqa: E402
+from tests.stall_probe import StallProbe  # noqa: E402
 from performer.audio.engine import BlockEngine  # noqa: E402
 from performer.live.server import LiveServer, ServeOptions  # noqa: E402
 from performer.model import load_model  # noqa: E402
@@ -103,6 +107,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
     with server:
         time.sleep(1.0)
         mark = jack.log_mark()
+        machine = StallProbe(soak_s)  # the machine's own stalls of a FIFO-80 thread meanwhile
         worker = threading.Thread(target=flood)
         worker.start()
         time.sleep(soak_s)
@@ -122,6 +127,8 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         "model_ms_mean": soak["model_ms"]["mean"], "model_ms_p95": soak["model_ms"]["p95"],
         "model_ms_max": soak["model_ms"]["max"], "tensors_installed": soak["tensors_installed"],
         "margin_ms_min": soak["margin_ms_min"], "callback_us": soak["callback_us"],
+        "machine": {key: value for key, value in machine.result().items() if key != "over_1ms_us"}
+        | {"stalls_over_half_period": machine.stalls(over_us=5e5 * jack.period / jack.rate)},
         "latency_ms": round(latency.total_seconds * 1e3, 1),
         "window_ms": round(1e3 * latency.compute_window / latency.rate, 1),
         "reserve_ms": late_start["reserve_ms"] if late_start["active"] else None, "backoffs": late_start["backoffs"],
@@ -163,7 +170,9 @@ def main() -> None:
                       f"overhead {100 * o['overhead']:+.1f} % | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
                       f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
                       f"{lv['model_ms_p95']:.1f} max {lv['model_ms_max']:.1f} ms, least margin {lv['margin_ms_min']} ms, "
-                      f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
+                      f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us, "
+                      f"machine stalls (FIFO-80 probe) max {lv['machine']['max_us']} us, "
+                      f"{lv['machine']['stalls_over_half_period']} over half a period | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
                       f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | knob-to-sound "
                       f"(target {k['target']}; + device {k['device_out']} ms): {knobs}", flush=True)
     finally:
