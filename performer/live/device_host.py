@@ -142,11 +142,11 @@ def main(argv: list[str]) -> int:
     if use_in and use_out:
         names = {"input": sd.query_devices(stream.device[0])["name"],
                  "output": sd.query_devices(stream.device[1])["name"]}
+    priority += f", watcher {guard_the_gil()}"
     emit("opened", samplerate=int(stream.samplerate), blocksize=int(stream.blocksize), latency=list(latency),
          in_channels=config["in_channels"] if use_in else 0, out_channels=config["out_channels"] if use_out else 0,
          devices=names, priority=priority, hostapi=sd.query_hostapis(sd.query_devices(stream.device[0] if use_in and use_out
                                                                     else stream.device)["hostapi"])["name"])
-    guard_the_gil()
     parent = os.getppid()
     while not shared.header[GO]:
         if shared.header[STOP] or os.getppid() != parent:
