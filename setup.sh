@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up Performer on Debian/Ubuntu from nothing; safe to run again (it only adds what is missing).
 #   ./setup.sh            system packages (sudo when not root), .venv, Performer + test tools
-#                         (python3-venv, libportaudio2, jackd2, chromium when missing)
+#                         (python3-venv, libportaudio2, jackd2, chromium, gcc, python3-dev when missing)
 set -euo pipefail
 cd "$(dirname "$0")"
 SUDO=""
@@ -16,6 +16,11 @@ ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing+=(libportaudio2)
 command -v jackd >/dev/null || missing+=(jackd2)
 # The dashboard's browser tests: Playwright drives Debian's Chromium (no browser download).
 command -v chromium >/dev/null || missing+=(chromium)
+# The safety stage's C pass (performer/audio/_safety.c) is built at install: a compiler and the
+# Python headers. Without them the install still works and a slower numpy path runs instead.
+command -v cc >/dev/null || missing+=(gcc)
+python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  2>/dev/null || missing+=(python3-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -37,3 +42,5 @@ pip_install() {
 pip_install --upgrade "pip>=23"
 pip_install -c constraints.txt -e ".[test]"
 .venv/bin/python -c "import performer, torch; print(f'setup: performer {performer.__version__}, torch {torch.__version__}')"
+.venv/bin/python -c "import performer.audio._safety" 2>/dev/null ||
+  echo "setup: the safety stage's C pass was not built (no C compiler or Python headers): the numpy path runs" >&2

@@ -132,8 +132,12 @@ class BlockEngine:
     def _run_model(self, x: np.ndarray, params: AudioParams) -> np.ndarray:
         started = time.perf_counter()
         try:
+            # The glue here runs on cold caches (after the model thread slept), where each Python
+            # step costs several us: a numpy index instead of a torch one, no copy when none is due.
+            if x.dtype != np.float32 or not x.flags.c_contiguous:
+                x = np.ascontiguousarray(x, dtype=np.float32)
             with torch.inference_mode():
-                audio = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]
+                audio = torch.from_numpy(x[None])
                 if params.latent_scale is not None and self.model.has_latent_path:
                     z = self.model.run("encode", audio)
                     z = z * params.latent_scale + params.latent_offset
@@ -142,7 +146,7 @@ class BlockEngine:
                     y = self.model.run("forward", audio)
                 else:
                     y = self.model.run("decode", self.model.run("encode", audio))
-                wet = y[0].numpy()
+                wet = y.numpy()[0]
             if wet.shape != (self.out_channels, self.block_size):
                 raise RuntimeError(f"model returned shape {tuple(wet.shape)}, expected "
                                    f"({self.out_channels}, {self.block_size})")

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import lfilter
 
+import performer.audio.safety as safety_module
 from performer.audio.safety import SafetyStage
+from tests.conftest import _unavailable
 
 RATE = 44100
 CEILING = 10 ** (-1 / 20)
@@ -43,6 +45,22 @@ def dc_blocked(signal: np.ndarray, cutoff: float = 10.0, rate: int = RATE) -> np
 
 def delayed(signal: np.ndarray, samples: int) -> np.ndarray:
     return np.concatenate([np.zeros((signal.shape[0], samples)), signal[:, :-samples]], axis=1)
+
+
+@pytest.fixture(autouse=True, scope="module", params=["C", "numpy"])
+def implementation(request):
+    """Every test here runs against the C block pass and against its numpy twin."""
+    if request.param == "C" and safety_module._safety is None:
+        _unavailable("the safety stage's C pass was not built: install a C compiler and the Python headers "
+                     "(apt install gcc python3-dev), then pip install -e . again")
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "numpy":
+            patch.setattr(safety_module, "_safety", None)
+        yield request.param
+
+
+def test_the_stage_runs_the_implementation_under_test(implementation):
+    assert SafetyStage(1, RATE).native == (implementation == "C")
 
 
 # -- construction ---------------------------------------------------------------------------
@@ -265,7 +283,7 @@ def test_zero_length_block_is_returned_empty():
 def test_quiet_blocks_skip_the_gain_pass_with_identical_output():
     """The fast path for blocks under the ceiling (gain 1) gives the limiter's exact samples."""
     rng = np.random.default_rng(5)
-    fast, slow = SafetyStage(2, 44100), SafetyStage(2, 44100)
+    fast, slow = SafetyStage(2, 44100, native=False), SafetyStage(2, 44100, native=False)
     slow._limit_fast_path = False
     # under, over (limiting), the release, then quiet long enough for the gain to be back at 1
     for level in (0.1, 0.5, 3.0, 0.2, 0.05, 0.8, *[0.05] * 100, 0.1):
@@ -285,9 +303,9 @@ def test_the_direct_c_filter_gives_lfilters_exact_samples(monkeypatch):
     assert safety._linear_filter is not None, "scipy.signal._sigtools._linear_filter moved: the fallback runs"
     rng = np.random.default_rng(9)
     blocks = [(level * rng.standard_normal((2, 512)) + 0.2).astype(np.float32) for level in (0.1, 2.0, 0.3)]
-    direct = SafetyStage(2, 44100)
+    direct = SafetyStage(2, 44100, native=False)
     outs = [direct.process(b)[0] for b in blocks]
     monkeypatch.setattr(safety, "_linear_filter", None)
-    public = SafetyStage(2, 44100)
+    public = SafetyStage(2, 44100, native=False)
     for block, out in zip(blocks, outs):
         assert np.array_equal(public.process(block)[0], out)
