@@ -305,8 +305,9 @@ class LiveServer:
                     sink.push(frames)
                 if not out.shape[0]:
                     continue
+                beat = int(self.shared.header[HEARTBEAT_NS])  # before `read`: a callback in between errs low
                 queued = self._out_pos - self.shared.output.read  # frames the device plays before this block
-                telemetry.note_margin(queued)
+                telemetry.note_margin(queued, beat)
                 if engine.stats.tensors_installed != installed:
                     telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
                 try:

@@ -71,15 +71,22 @@ class Telemetry:
     recording: str = ""
     model_priority: str = "normal"  # the model thread's scheduling, as it got it
     schedule: LateStart | None = None  # when blocks start
-    margin_min: int | None = None  # frames: the least margin a block was written with
+    margin_min: float | None = None  # seconds: the least margin a block was written with
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
 
-    def note_margin(self, queued: int) -> None:
-        """Model thread: a block was written with ``queued`` frames still to play before it (its
-        margin; negative: late). The least margin shows how near the show came to a dropout."""
-        if self.margin_min is None or queued < self.margin_min:
-            self.margin_min = queued
+    def note_margin(self, queued: int, last_callback_ns: int) -> None:
+        """Model thread: a block was written with ``queued`` frames still to play before it. Its
+        margin is the time until the callback that reads its first frame: the callback after the
+        one that takes the last queued frame (negative: late). The least margin shows how near
+        the show came to a dropout."""
+        rate, period = self.latency.rate, self.latency.period
+        if last_callback_ns:
+            margin = last_callback_ns / 1e9 + (queued + period) / rate - time.monotonic()
+        else:  # no callback yet
+            margin = (queued + period) / rate
+        if self.margin_min is None or margin < self.margin_min:
+            self.margin_min = margin
 
     def note_install(self, heard_at: float) -> None:
         """Model thread: a block with freshly installed tensors will be heard at ``heard_at``."""
@@ -102,7 +109,7 @@ class Telemetry:
             "model_priority": self.model_priority,
             "callbacks": int(h[CALLBACKS]), "xruns": int(h[XRUNS]), "xruns_after_warmup": int(h[XRUNS_AFTER_WARMUP]),
             "late_frames": int(h[LATE_FRAMES]), "input_dropped": self.input_dropped,
-            "margin_ms_min": None if self.margin_min is None else round(1000.0 * self.margin_min / rate, 2),
+            "margin_ms_min": None if self.margin_min is None else round(1000.0 * self.margin_min, 2),
             "callback_us": {"max": round(int(h[CALLBACK_MAX_NS]) / 1000, 1),
                             "gap_max": round(int(h[CALLBACK_GAP_MAX_NS]) / 1000, 1)},
             "ring_fill": {"input": self.shared.input.unread(), "output": self.shared.output.unread(),
