@@ -5,7 +5,8 @@
   control threads -> Rig.set -> bend worker computes -> published for the model thread
 
 The output ring is primed with ``latency.ring_frames`` of silence, and output frame numbers are
-tied to input frame numbers, so latency is constant for the whole show, hiccups included.
+tied to input frame numbers, so latency is constant for the whole show; only a block that misses
+its deadline moves the output later, by its lateness, up to MAX_GROWTH_PERIODS periods in all.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ log = logging.getLogger("performer.live")
 RING_CAPACITY = 1 << 18
 WARMUP_BLOCKS = 6
 MODEL_THREAD_NICE = -10  # ahead of control threads and other programs, behind the device callback's FIFO
+MAX_GROWTH_PERIODS = 4  # a late block adds a period of latency, up to this many (see _make_room)
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
 GIL_SWITCH_S = 0.0005  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
@@ -98,6 +100,7 @@ class LiveServer:
         self._recorders: list[Recorder] = []
         self._output_file: Recorder | None = None
         self._record_lock = threading.Lock()
+        self._grew = False
         self.shared: SharedAudio | None = None
         self.host = None
 
@@ -308,6 +311,9 @@ class LiveServer:
                 beat = int(self.shared.header[HEARTBEAT_NS])  # before `read`: a callback in between errs low
                 queued = self._out_pos - self.shared.output.read  # frames the device plays before this block
                 telemetry.note_margin(queued, beat)
+                if queued < 0:
+                    self.schedule.note_late(time.monotonic())
+                    queued += self._make_room(-queued)
                 if engine.stats.tensors_installed != installed:
                     telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
                 try:
@@ -324,6 +330,24 @@ class LiveServer:
             except Exception:  # the show goes on; the engine already counts model failures
                 log.exception("model thread iteration failed")
                 time.sleep(0.01)
+
+    def _make_room(self, late: int) -> int:
+        """Model thread: this block is ``late`` frames past its deadline (their silence is already
+        played). Instead of dropping its head, play it whole from the next callback (right where
+        the device reads: no stale ring frames between): the output moves later by as much, the
+        blocks after it get that much more time, and a machine that cannot hold this latency
+        glitches once instead of once a minute. Up to MAX_GROWTH_PERIODS periods in all (then late
+        heads are dropped, as before); returns the frames added."""
+        latency = self.latency
+        grow = min(late, MAX_GROWTH_PERIODS * latency.period - self.telemetry.latency_grown)
+        if grow <= 0:
+            return 0
+        self._out_pos += grow
+        latency.headroom += grow
+        self.telemetry.latency_grown += grow
+        self.schedule.window = latency.compute_window
+        self._grew = True  # the supervisor says so (no logging on this thread)
+        return grow
 
     def _start_late(self) -> None:
         """Model thread: wait until the block is due less the reserve (see live/schedule.py)."""
@@ -353,6 +377,11 @@ class LiveServer:
     def _supervise(self) -> None:
         o = self.options
         while not self._stop.wait(0.1):
+            if self._grew:
+                self._grew = False
+                self._report(f"a block was late: output latency now {1000 * self.latency.total_seconds:.1f} ms "
+                             f"(+{1000 * self.telemetry.latency_grown / self.rate:.1f} ms since the start; "
+                             f"--headroom MS sets the margin from the start)")
             if isinstance(self.host, ClockHost):
                 continue
             lost = self.host.poll_lost()

@@ -72,6 +72,7 @@ class Telemetry:
     model_priority: str = "normal"  # the model thread's scheduling, as it got it
     schedule: LateStart | None = None  # when blocks start
     margin_min: float | None = None  # seconds: the least margin a block was written with
+    latency_grown: int = 0  # frames of output latency added after late blocks
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
 
@@ -103,6 +104,7 @@ class Telemetry:
             "device_rate": rate, "model_rate": self.engine.model.sample_rate,
             "block": self.engine.block_size, "block_ms": round(block_ms, 2),
             "latency_ms": round(self.latency.total_seconds * 1000, 1),
+            "latency_grown_ms": round(1000.0 * self.latency_grown / rate, 1),
             "model_ms": {"last": round(float(stats.last_model_ms), 2), "mean": round(float(recent.mean()), 2),
                          "p95": round(float(np.percentile(recent, 95)), 2), "max": round(float(recent.max()), 2)},
             "realtime_factor": round(float(recent.mean()) / block_ms, 3),
@@ -130,6 +132,8 @@ class Telemetry:
                  f"guard {s['guard_events']}", f"errors {s['model_errors']}"]
         if s["input_dropped"]:
             parts.append(f"dropped {s['input_dropped']}")
+        if s["latency_grown_ms"]:
+            parts.append(f"latency +{s['latency_grown_ms']:.1f} ms")
         if s["device_restarts"]:
             parts.append(f"restarts {s['device_restarts']}")
         if s["recording"]:

@@ -102,3 +102,33 @@ def test_serve_refuses_a_bad_bend_before_opening_anything(small_model_path, tmp_
     result = subprocess.run([sys.executable, "-m", "performer", "serve", str(small_model_path), "--bend", "nope/0/x=1"],
                             capture_output=True, text=True, timeout=120, cwd=REPO)
     assert result.returncode == 2 and "no tensor named 'nope'" in result.stderr
+
+
+def test_a_late_block_moves_the_output_later_once_instead_of_dropping_its_head(small_model, tmp_path):
+    """A stall past the block's deadline plays silence once; the output then runs later by the
+    lateness (reported), so the same stall again finds room instead of dropping another head."""
+    sf.write(tmp_path / "in.wav", tone(4.0, 44100)[0], 44100)
+    messages: list[str] = []
+    rig = Rig(small_model)
+    options = ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "o.wav", report=messages.append)
+    with LiveServer(rig, options) as server:
+        window_s = server.latency.compute_window / server.rate
+        process, calls, late_after = server.pipeline.process, [0], []
+
+        def stalls(frames):
+            calls[0] += 1
+            if calls[0] in (10, 30):  # the same stall twice, 20 blocks apart
+                late_after.append(server.telemetry.snapshot()["late_frames"])
+                time.sleep(window_s + 0.008)
+            return process(frames)
+
+        server.pipeline.process = stalls
+        deadline = time.monotonic() + 10
+        while calls[0] < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        snap = server.telemetry.snapshot()
+    first_stall_late = late_after[1] - late_after[0]
+    assert first_stall_late > 0 and snap["margin_ms_min"] < 0
+    assert 0 < snap["latency_grown_ms"] <= 1000 * 4 * server.latency.period / server.rate + 0.1
+    assert snap["late_frames"] - late_after[1] < first_stall_late  # the second stall found room
+    assert any("a block was late: output latency now" in m for m in messages), messages
