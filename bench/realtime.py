@@ -62,7 +62,7 @@ def model_path(name: str) -> Path:
     return path
 
 
-def overhead(path: Path, blocks: int = 60) -> dict:
+def overhead(path: Path, blocks: int = 200) -> dict:
     model = load_model(path)
     rig = Rig(model)
     engine = BlockEngine(rig, compute_bends=False)
