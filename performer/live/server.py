@@ -337,7 +337,10 @@ class LiveServer:
         the device reads: no stale ring frames between): the output moves later by as much, the
         blocks after it get that much more time, and a machine that cannot hold this latency
         glitches once instead of once a minute. Up to MAX_GROWTH_PERIODS periods in all (then late
-        heads are dropped, as before); returns the frames added."""
+        heads are dropped, as before); returns the frames added. Not with late starts (--reserve):
+        they would spend the room by starting later; their back-off answers a late block instead."""
+        if self.schedule.active:
+            return 0
         latency = self.latency
         grow = min(late, MAX_GROWTH_PERIODS * latency.period - self.telemetry.latency_grown)
         if grow <= 0:

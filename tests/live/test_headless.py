@@ -135,3 +135,27 @@ def test_a_late_block_moves_the_output_later_once_instead_of_dropping_its_head(s
     assert 0 < snap["latency_grown_ms"] <= 1000 * 4 * server.latency.period / server.rate + 0.1
     assert snap["late_frames"] - late_after[1] < first_stall_late  # the second stall found room
     assert any("a block was late: output latency now" in m for m in messages), messages
+
+
+def test_with_late_starts_a_late_block_backs_off_instead_of_growing_latency(small_model, tmp_path):
+    sf.write(tmp_path / "in.wav", tone(3.0, 44100)[0], 44100)
+    rig = Rig(small_model)
+    options = ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "o.wav", reserve_ms=8.0,
+                           report=lambda message: None)
+    with LiveServer(rig, options) as server:
+        window_s = server.latency.compute_window / server.rate
+        process, calls = server.pipeline.process, [0]
+
+        def stall_once(frames):
+            calls[0] += 1
+            if calls[0] == 10:
+                time.sleep(window_s + 0.012)
+            return process(frames)
+
+        server.pipeline.process = stall_once
+        deadline = time.monotonic() + 10
+        while calls[0] < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        snap = server.telemetry.snapshot()
+    assert snap["late_frames"] > 0 and snap["latency_grown_ms"] == 0
+    assert snap["late_start"]["backoffs"] == 1
