@@ -75,24 +75,23 @@ class JackServer:
         """A position in jackd's log; `xruns_since` reads what it wrote after it."""
         return self.log_path.stat().st_size
 
+    def log_lines_since(self, mark: int) -> list[str]:
+        with open(self.log_path, "rb") as log:
+            log.seek(mark)
+            return log.read().decode(errors="replace").splitlines()
+
     def xrun_lines_since(self, mark: int, limit: int = 40) -> list[str]:
         """jackd's own words on each xrun since `mark` (whom, in what state: "Triggered" means the
         client's thread had not even woken), for failure messages."""
-        with open(self.log_path, "rb") as log:
-            log.seek(mark)
-            lines = log.read().decode(errors="replace").splitlines()
-        return [line for line in lines if "XRun" in line][:limit]
+        return [line for line in self.log_lines_since(mark) if "XRun" in line][:limit]
 
     def xruns_since(self, mark: int) -> dict[str, int]:
         """Whom jackd blamed for each xrun since `mark`: a client's name, or "driver" when its own
         timer woke late (a busy machine). When the timer is late, jackd then reports every client
         of that cycle as unfinished: those lines count for the driver, not the clients."""
-        with open(self.log_path, "rb") as log:
-            log.seek(mark)
-            text = log.read().decode(errors="replace")
         blame: dict[str, int] = {}
         driver_late = False  # clients reported unfinished in the cycle after the timer woke late
-        for line in text.splitlines():
+        for line in self.log_lines_since(mark):
             if "JackTimedDriver::Process XRun" in line:
                 blame["driver"] = blame.get("driver", 0) + 1
                 driver_late = True

@@ -311,8 +311,7 @@ class LiveServer:
                 beat = int(self.shared.header[HEARTBEAT_NS])  # before `read`: a callback in between errs low
                 queued = self._out_pos - self.shared.output.read  # frames the device plays before this block
                 telemetry.note_margin(queued, beat)
-                if queued < 0:
-                    self.schedule.note_late(time.monotonic())
+                if queued < 0:  # late: make room (the write below tells the late-start schedule)
                     queued += self._make_room(-queued)
                 if engine.stats.tensors_installed != installed:
                     telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
@@ -348,7 +347,6 @@ class LiveServer:
         self._out_pos += grow
         latency.headroom += grow
         self.telemetry.latency_grown += grow
-        self.schedule.window = latency.compute_window
         self._grew = True  # the supervisor says so (no logging on this thread)
         return grow
 

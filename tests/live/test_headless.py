@@ -104,6 +104,27 @@ def test_serve_refuses_a_bad_bend_before_opening_anything(small_model_path, tmp_
     assert result.returncode == 2 and "no tensor named 'nope'" in result.stderr
 
 
+def stall_blocks(server: LiveServer, extra_s: dict[int, float], blocks: int) -> list[int]:
+    """Stall the model thread before the blocks numbered in ``extra_s`` (from 1) for the compute
+    window plus that many seconds, run ``blocks`` blocks, and return the late frames counted just
+    before each stall."""
+    window_s = server.latency.compute_window / server.rate
+    process, calls, late_before = server.pipeline.process, [0], []
+
+    def stalling(frames):
+        calls[0] += 1
+        if calls[0] in extra_s:
+            late_before.append(server.telemetry.snapshot()["late_frames"])
+            time.sleep(window_s + extra_s[calls[0]])
+        return process(frames)
+
+    server.pipeline.process = stalling
+    deadline = time.monotonic() + 10
+    while calls[0] < blocks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return late_before
+
+
 def test_a_late_block_moves_the_output_later_once_instead_of_dropping_its_head(small_model, tmp_path):
     """A stall past the block's deadline plays silence once; the output then runs later by the
     lateness (reported), so a later stall past the original deadline finds room instead of
@@ -113,27 +134,14 @@ def test_a_late_block_moves_the_output_later_once_instead_of_dropping_its_head(s
     rig = Rig(small_model)
     options = ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "o.wav", report=messages.append)
     with LiveServer(rig, options) as server:
-        window_s = server.latency.compute_window / server.rate
-        process, calls, late_after = server.pipeline.process, [0], []
-
-        def stalls(frames):
-            calls[0] += 1
-            # two stalls 20 blocks apart, each past the original window: the second is shorter
-            # than the first's lateness, so the room the first made must absorb it
-            if calls[0] in (10, 30):
-                late_after.append(server.telemetry.snapshot()["late_frames"])
-                time.sleep(window_s + (0.012 if calls[0] == 10 else 0.002))
-            return process(frames)
-
-        server.pipeline.process = stalls
-        deadline = time.monotonic() + 10
-        while calls[0] < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # two stalls 20 blocks apart, each past the original window: the second is shorter than
+        # the first's lateness, so the room the first made must absorb it
+        late_before = stall_blocks(server, {10: 0.012, 30: 0.002}, blocks=40)
         snap = server.telemetry.snapshot()
-    first_stall_late = late_after[1] - late_after[0]
+    first_stall_late = late_before[1] - late_before[0]
     assert first_stall_late > 0 and snap["margin_ms_min"] < 0
     assert 0 < snap["latency_grown_ms"] <= 1000 * 4 * server.latency.period / server.rate + 0.1
-    assert snap["late_frames"] - late_after[1] < first_stall_late  # the second stall found room
+    assert snap["late_frames"] - late_before[1] < first_stall_late  # the second stall found room
     assert any("a block was late: output latency now" in m for m in messages), messages
 
 
@@ -143,19 +151,7 @@ def test_with_late_starts_a_late_block_backs_off_instead_of_growing_latency(smal
     options = ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "o.wav", reserve_ms=8.0,
                            report=lambda message: None)
     with LiveServer(rig, options) as server:
-        window_s = server.latency.compute_window / server.rate
-        process, calls = server.pipeline.process, [0]
-
-        def stall_once(frames):
-            calls[0] += 1
-            if calls[0] == 10:
-                time.sleep(window_s + 0.012)
-            return process(frames)
-
-        server.pipeline.process = stall_once
-        deadline = time.monotonic() + 10
-        while calls[0] < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        stall_blocks(server, {10: 0.012}, blocks=20)
         snap = server.telemetry.snapshot()
     assert snap["late_frames"] > 0 and snap["latency_grown_ms"] == 0
     assert snap["late_start"]["backoffs"] == 1
