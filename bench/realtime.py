@@ -121,6 +121,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         knob = knob_to_sound(server, f"#{conv.index}/0/factor", target, changes=knob_changes)
         latency = server.latency
         late_start = server.telemetry.snapshot()["late_start"]
+        retakes = server.telemetry.snapshot()["retakes"]
     return {
         "largest_conv": conv.name, "changes": changes[0], "changes_per_s": round(changes[0] / soak_s),
         "xruns_after_warmup": soak["xruns_after_warmup"], "xrun_blame": blame, "late_frames": soak["late_frames"],
@@ -133,6 +134,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         "latency_ms": round(latency.total_seconds * 1e3, 1),
         "window_ms": round(1e3 * latency.compute_window / latency.rate, 1),
         "reserve_ms": late_start["reserve_ms"] if late_start["active"] else None, "backoffs": late_start["backoffs"],
+        "retakes": retakes, "soak_retakes": soak["retakes"],
         # per control: to the callback that hands the block to the device (its output latency after), heard/sent
         "knob_to_sound_ms": knob["rig"], "knob_to_sound_midi_ms": knob["midi"], "knob_to_sound_osc_ms": knob["osc"],
     }
@@ -174,7 +176,10 @@ def main() -> None:
                       f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us, "
                       f"machine stalls (FIFO-80 probe) max {lv['machine']['max_us']} us, "
                       f"{lv['machine']['stalls_over_half_period']} over half a period | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
-                      f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | knob-to-sound "
+                      f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | retakes kept/done/late/splices "
+                      f"in the soak {'/'.join(str(lv['soak_retakes'][k]) for k in ('kept', 'done', 'late', 'splices'))}, "
+                      f"in all {'/'.join(str(lv['retakes'][k]) for k in ('kept', 'done', 'late', 'splices'))}, "
+                      f"reserve {lv['retakes']['reserve_ms']} ms | knob-to-sound "
                       f"(target {k['target']}; + device {k['device_out']} ms): {knobs}", flush=True)
     finally:
         jack.stop()

@@ -70,6 +70,11 @@ class BlockEngine:
         self._ramp = np.linspace(0.0, 1.0, self.block_size, endpoint=False, dtype=np.float32)
 
     @property
+    def last_params(self) -> AudioParams:
+        """The gains and mix the last block ended on (the rig's are newer if they changed since)."""
+        return self._last
+
+    @property
     def latency(self) -> int:
         """Samples of delay the engine adds on top of block buffering (the limiter look-ahead)."""
         return self.safety.latency

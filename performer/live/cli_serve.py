@@ -44,6 +44,9 @@ def add_parsers(sub, bend_type) -> None:
                             "it (lower knob-to-sound latency, less margin against dropouts; widened after slow "
                             "blocks; a late block starts them at once for 30 s). Default: off, blocks start as "
                             "soon as their input is in")
+    serve.add_argument("--no-retakes", dest="retakes", action="store_false",
+                       help="do not compute a block a second time when a knob moves after it was computed (by "
+                            "default a block is computed again just before it is due, and played if done in time)")
     serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
     serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
                        help="set an address at start, e.g. '#3/0/transform=invert'; repeatable")
@@ -164,7 +167,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(input_device=args.input_device, output_device=args.output_device,
                            input_file=args.input_file, output_file=args.output_file, in_channels=args.in_channels,
                            out_channels=args.out_channels, samplerate=args.rate, period=args.period, block=args.block,
-                           headroom_ms=args.headroom, reserve_ms=args.reserve, threads=args.threads, record_input=args.record_input,
+                           headroom_ms=args.headroom, reserve_ms=args.reserve, retakes=args.retakes, threads=args.threads, record_input=args.record_input,
                            client_name=args.client_name, report=report)
     if args.record_dir:
         options.record_dir = args.record_dir
@@ -195,7 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"audio: {info['hostapi']}: {info['devices'].get('input', '-')} -> {info['devices'].get('output', '-')} "
           f"at {lat.rate} Hz, period {lat.period}"
           + (f", audio thread {info['priority']}" if "priority" in info else ""), flush=True)
-    print(f"latency: {lat.describe()}; {server.schedule.describe()}", flush=True)
+    print(f"latency: {lat.describe()}; {server.schedule.describe()}; {server.retakes.describe()}", flush=True)
     time.sleep(0.05)  # the model thread reports its priority as it starts
     print(f"model thread: {server.telemetry.model_priority}", flush=True)
     if restored:

@@ -7,6 +7,8 @@
 The output ring is primed with ``latency.ring_frames`` of silence, and output frame numbers are
 tied to input frame numbers, so latency is constant for the whole show; only a block that misses
 its deadline moves the output later, by its lateness, up to MAX_GROWTH_PERIODS periods in all.
+A block is computed as soon as its input is in, and again just before it is due if a knob moved
+meanwhile (a retake: live/retake.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from performer.audio.checkpoint import restores_exactly
 from performer.audio.delay import model_delay
 from performer.audio.engine import BlockEngine, EngineStats
 from performer.audio.files import fit_channels, read_audio, resample
@@ -36,6 +39,7 @@ from performer.live.inputs import LoopedFileInput, RingInput
 from performer.live.monitor import Monitor
 from performer.live.pipeline import LivePipeline
 from performer.live.recorder import Recorder
+from performer.live.retake import GUARD_S, Retakes
 from performer.live.schedule import LateStart
 from performer.live.shared import CALLBACKS, HEARTBEAT_NS, OUT_READ, Layout, SharedAudio
 from performer.live.telemetry import Latency, Telemetry
@@ -69,6 +73,7 @@ class ServeOptions:
     block: int | None = None         # model block size
     headroom_ms: float | None = None  # None = from the measured model time
     reserve_ms: float | None = None   # blocks start this long before due; None = as soon as their input is in
+    retakes: bool = True              # compute a block again when a knob moved before it is due
     threads: int = 1
     record_dir: Path = field(default_factory=default_record_dir)
     record_input: bool = False
@@ -101,6 +106,8 @@ class LiveServer:
         self._output_file: Recorder | None = None
         self._record_lock = threading.Lock()
         self._grew = False
+        self._take: _Take | None = None  # the block written last, while a retake may replace it
+        self._install_unheard = False  # a late retake installed tensors: the next block is their first
         self.shared: SharedAudio | None = None
         self.host = None
 
@@ -114,6 +121,7 @@ class LiveServer:
         probe = BlockEngine(self.rig, block_size=o.block, compute_bends=False)
         self.engine = BlockEngine(self.rig, block_size=probe.block_size, compute_bends=False,
                                   dry_delay=model_delay(model, probe.block_size))
+        retake_off = self._retakes_off_because()
         warm_ms = self._warm_up()
         source = None
         if o.input_file is not None:
@@ -151,11 +159,14 @@ class LiveServer:
             self.device_info = {"devices": opened.devices, "hostapi": opened.hostapi, "priority": opened.priority}
 
         self.rate = rate
-        self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out)
+        self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out,
+                                     retakes=not retake_off)
         window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
         headroom = window - period
         self.schedule = LateStart(rate, period, window, None if o.reserve_ms is None else o.reserve_ms / 1000.0)
+        self.retakes = Retakes(rate, period, window, enabled=not retake_off, reason=retake_off)
+        self.retakes.note_take(warm_ms / 1000)
         self.latency = Latency(rate=rate, block=self.pipeline.block_device_frames, headroom=headroom, period=period,
                                signal=self.pipeline.signal_delay, device_in=float(device_latency[0]),
                                device_out=float(device_latency[1]))
@@ -163,7 +174,8 @@ class LiveServer:
             self.close()
             raise DeviceError(f"latency of {self.latency.ring_frames} frames does not fit the audio rings; "
                               f"use a smaller --block or --headroom")
-        self.telemetry = Telemetry(self.shared, self.engine, self.latency, schedule=self.schedule)
+        self.telemetry = Telemetry(self.shared, self.engine, self.latency, schedule=self.schedule,
+                                   retakes=self.retakes)
         self.rig.telemetry = self.telemetry
         if source is not None:
             audio, file_rate = source
@@ -242,7 +254,19 @@ class LiveServer:
         self.engine.stats = EngineStats()
         return float(np.max(times[2:]))
 
+    def _retakes_off_because(self) -> str:
+        """Why retakes cannot run for this show ('' when they can)."""
+        o = self.options
+        if not o.retakes:
+            return "switched off (--no-retakes)"
+        if o.reserve_ms is not None:
+            return "late starts (--reserve) wait for knob moves instead"
+        if not restores_exactly(self.engine):
+            return "this model keeps streaming state outside its caches: a block cannot be computed twice"
+        return ""
+
     def _prime(self) -> None:
+        self._take = None
         self.pipeline.reset()
         self.shared.reset_counters(self.latency.ring_frames)
         self._out_pos = self.latency.ring_frames
@@ -285,11 +309,16 @@ class LiveServer:
             if self._input_request is not None:
                 self._apply_input_request()
             if self._pause.is_set():
+                if self._take is not None:
+                    self._release(self._take)
                 self._paused.set()
                 time.sleep(0.005)
                 continue
             self._paused.clear()
             try:
+                if self._take is not None:
+                    self._follow_take()
+                    continue
                 available, needed = self.input.available(), self.pipeline.frames_needed()
                 if available < needed:
                     # Input comes a period per callback: sleep to about a period before the block is
@@ -303,7 +332,9 @@ class LiveServer:
                     telemetry.input_dropped += dropped
                     self._out_pos += dropped
                 installed = engine.stats.tensors_installed
+                started = time.perf_counter()
                 out = self.pipeline.process(frames)
+                self.retakes.note_take(time.perf_counter() - started)
                 for sink in self._input_sinks:
                     sink.push(frames)
                 if not out.shape[0]:
@@ -313,7 +344,8 @@ class LiveServer:
                 telemetry.note_margin(queued, beat)
                 if queued < 0:  # late: make room (the write below tells the late-start schedule)
                     queued += self._make_room(-queued)
-                if engine.stats.tensors_installed != installed:
+                if engine.stats.tensors_installed != installed or self._install_unheard:
+                    self._install_unheard = False
                     telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
                 try:
                     late = self.shared.output.write_at(self._out_pos, out)
@@ -322,13 +354,60 @@ class LiveServer:
                         self.schedule.note_late(time.monotonic())
                 except OverflowError:  # the device stopped reading: drop, the supervisor handles it
                     pass
+                take = _Take(self._out_pos, frames, out)
                 self._out_pos += out.shape[0]
-                for sink in self._sinks:
-                    sink.push(out)
-                self.monitor.publish(frames, out)
+                if self.pipeline.can_retake and queued >= 0 and self.retakes.worth_trying():
+                    self._take = take  # sinks get it once it is final
+                else:
+                    self._release(take)
             except Exception:  # the show goes on; the engine already counts model failures
                 log.exception("model thread iteration failed")
                 time.sleep(0.01)
+        if self._take is not None:  # the last block's output is final now
+            self._release(self._take)
+
+    def _follow_take(self) -> None:
+        """Model thread: the block written last is due soon. Wait until its retake would have to
+        start; then, if a knob moved since it was computed, compute it again and put the retake in
+        its place if it is done in time (live/retake.py); else let the first take stand."""
+        take, retakes, output = self._take, self.retakes, self.shared.output
+        beat = int(self.shared.header[HEARTBEAT_NS])
+        since = (time.monotonic_ns() - beat) / 1e9 if beat else 0.0
+        wait = retakes.start_in(take.position - output.read, since)
+        if wait > 0.0002:
+            time.sleep(min(wait, 0.005))  # then look again: the stop flag, the device clock
+            return
+        if not (self.rig.bank.has_pending or self.rig.audio is not self.engine.last_params):
+            self._release(take)
+            return
+        installed = self.engine.stats.tensors_installed
+        started = time.perf_counter()
+        out = self.pipeline.retake()
+        retakes.note_take(time.perf_counter() - started)
+        retakes.done += 1
+        beat = int(self.shared.header[HEARTBEAT_NS])
+        queued = take.position - output.read
+        left = retakes.due_in(queued, (time.monotonic_ns() - beat) / 1e9 if beat else 0.0)
+        if queued < 0 or left < GUARD_S or out.shape != take.out.shape:
+            self.pipeline.keep_first()
+            retakes.late += 1
+            self._install_unheard |= self.engine.stats.tensors_installed != installed
+            self._release(take)
+            return
+        output.write_at(take.position, out)
+        if output.read > take.position:  # the device read the head meanwhile: a splice of two takes
+            retakes.splices += 1
+        retakes.kept += 1
+        if self.engine.stats.tensors_installed != installed:
+            self.telemetry.note_install(time.perf_counter() + queued / self.rate + self.latency.device_out)
+        self._release(_Take(take.position, take.frames, out))
+
+    def _release(self, take: "_Take") -> None:
+        """Model thread: this block's output is final: to the recorders and the meters."""
+        self._take = None
+        for sink in self._sinks:
+            sink.push(take.out)
+        self.monitor.publish(take.frames, take.out)
 
     def _make_room(self, late: int) -> int:
         """Model thread: this block is ``late`` frames past its deadline (their silence is already
@@ -462,6 +541,13 @@ class LiveServer:
             if self.telemetry is not None:
                 self.telemetry.recording = ""
             return [p for p in (r.stop() for r in recorders) if p]
+
+
+@dataclass
+class _Take:
+    position: int  # output frame of the block's first sample
+    frames: np.ndarray  # the device input it was computed from
+    out: np.ndarray
 
 
 def _raise_thread_priority(nice: int) -> str:

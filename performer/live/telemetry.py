@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from performer.audio.engine import BlockEngine
+from performer.live.retake import Retakes
 from performer.live.schedule import LateStart
 from performer.live.shared import (CALLBACK_GAP_MAX_NS, CALLBACK_MAX_NS, CALLBACKS, LATE_FRAMES, XRUNS,
                                    XRUNS_AFTER_WARMUP, SharedAudio)
@@ -71,6 +72,7 @@ class Telemetry:
     recording: str = ""
     model_priority: str = "normal"  # the model thread's scheduling, as it got it
     schedule: LateStart | None = None  # when blocks start
+    retakes: Retakes | None = None  # blocks computed again for late knob moves
     margin_min: float | None = None  # seconds: the least margin a block was written with
     latency_grown: int = 0  # frames of output latency added after late blocks
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
@@ -120,6 +122,7 @@ class Telemetry:
             "last_error": stats.last_error, "tensors_installed": stats.tensors_installed,
             "device_restarts": self.device_restarts, "recording": self.recording,
             "late_start": None if self.schedule is None else self.schedule.snapshot(),
+            "retakes": None if self.retakes is None else self.retakes.snapshot(),
         }
 
     def status_line(self) -> str:
@@ -130,6 +133,9 @@ class Telemetry:
                  f"late {s['late_frames']}", f"out ring {100 * fill['output'] / max(1, fill['output_target']):.0f}%",
                  f"margin {'-' if s['margin_ms_min'] is None else format(s['margin_ms_min'], '.1f')} ms",
                  f"guard {s['guard_events']}", f"errors {s['model_errors']}"]
+        retakes = s["retakes"]
+        if retakes and retakes["done"]:
+            parts.append(f"retakes {retakes['kept']}/{retakes['done']}")
         if s["input_dropped"]:
             parts.append(f"dropped {s['input_dropped']}")
         if s["latency_grown_ms"]:
