@@ -1,0 +1,82 @@
+"""Saving and restoring the streaming state: a retake must equal having had its bends from that block on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import performer.audio.checkpoint as checkpoint_module
+from performer.audio.checkpoint import restores_exactly
+from performer.audio.engine import BlockEngine
+from performer.live.pipeline import LivePipeline
+from performer.model import load_model
+from performer.rig import Rig
+
+pytestmark = pytest.mark.fixtures
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.ts"
+
+
+def test_genuine_exports_keep_all_their_streaming_state_in_their_caches(small_model):
+    assert restores_exactly(BlockEngine(Rig(small_model), compute_bends=False))
+    assert restores_exactly(BlockEngine(Rig(load_model(DEFAULT_MODEL)), compute_bends=False))
+
+
+def test_the_check_fails_when_the_caches_are_not_restored(small_model, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "CACHE_SUFFIXES", (".no-such-buffer",))
+    assert not restores_exactly(BlockEngine(Rig(small_model), compute_bends=False))
+
+
+def blocks(engine: BlockEngine, count: int, seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(0.3 * rng.standard_normal((engine.block_size, 1))).astype(np.float32) for _ in range(count)]
+
+
+def run(rate: int, model, bend_before: int | None, retake: int | None = None, keep_first: bool = False):
+    """Four blocks through a live pipeline at ``rate``, the bend (and an output gain) set before
+    block ``bend_before``, or after block ``retake`` was computed, followed by a retake of it. The
+    model's randomness is seeded per call, alike for a block and its retake."""
+    rig = Rig(model)
+    engine = BlockEngine(rig, compute_bends=True)
+    engine.reset(0)
+    pipeline = LivePipeline(engine, rate, 1, 1, retakes=True)
+    frames_in = [np.ascontiguousarray(np.interp(np.arange(round(engine.block_size * rate / model.sample_rate)),
+                                                np.arange(engine.block_size), b[:, 0]))[:, None].astype(np.float32)
+                 for b in blocks(engine, 4)]
+    conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
+    out = []
+    for i, frames in enumerate(frames_in):
+        if i == bend_before:
+            rig.set(f"#{conv.index}/0/transform", "invert")
+            rig.set("output/gain", -6.0)
+        torch.manual_seed(100 + i)
+        out.append(pipeline.process(frames))
+        if i == retake:
+            assert pipeline.can_retake
+            rig.set(f"#{conv.index}/0/transform", "invert")
+            rig.set("output/gain", -6.0)
+            rig.compute_pending()
+            torch.manual_seed(100 + i)
+            again = pipeline.retake()
+            assert again.shape == out[-1].shape and not np.array_equal(again, out[-1])
+            if keep_first:
+                pipeline.keep_first()
+            else:
+                out[-1] = again
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])  # 48 kHz: the output resampler's state is restored too
+def test_a_retake_equals_the_bend_landing_on_that_block(small_model_path, rate):
+    reference = run(rate, load_model(small_model_path), bend_before=1)
+    retaken = run(rate, load_model(small_model_path), bend_before=None, retake=1)
+    assert reference.shape == retaken.shape
+    np.testing.assert_array_equal(retaken, reference)
+
+
+def test_a_dropped_retake_leaves_the_stream_as_if_the_bend_came_a_block_later(small_model_path):
+    reference = run(44100, load_model(small_model_path), bend_before=2)
+    dropped = run(44100, load_model(small_model_path), bend_before=None, retake=1, keep_first=True)
+    np.testing.assert_array_equal(dropped, reference)
