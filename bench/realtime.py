@@ -86,11 +86,11 @@ def overhead(path: Path, blocks: int = 200) -> dict:
 
 
 def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None = None,
-         knob_changes: int = 40, reserve_ms: float | None = None) -> dict:
+         knob_changes: int = 40, reserve_ms: float | None = None, retakes: bool = True) -> dict:
     rig = Rig(load_model(path))
     conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
     rig.set(f"#{conv.index}/0/transform", "scale")
-    server = LiveServer(rig, ServeOptions(headroom_ms=headroom_ms, reserve_ms=reserve_ms))
+    server = LiveServer(rig, ServeOptions(headroom_ms=headroom_ms, reserve_ms=reserve_ms, retakes=retakes))
     stop = threading.Event()
     changes = [0]
 
@@ -127,7 +127,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         "xruns_after_warmup": soak["xruns_after_warmup"], "xrun_blame": blame, "late_frames": soak["late_frames"],
         "model_ms_mean": soak["model_ms"]["mean"], "model_ms_p95": soak["model_ms"]["p95"],
         "model_ms_max": soak["model_ms"]["max"], "tensors_installed": soak["tensors_installed"],
-        "margin_ms_min": soak["margin_ms_min"], "callback_us": soak["callback_us"],
+        "margin_ms_min": soak["margin_ms_min"], "entry_ms_max": soak["entry_ms_max"], "callback_us": soak["callback_us"],
         "latency_grown_ms": soak["latency_grown_ms"],
         "machine": {key: value for key, value in machine.result().items() if key != "over_1ms_us"}
         | {"stalls_over_half_period": machine.stalls(over_us=5e5 * jack.period / jack.rate)},
@@ -148,6 +148,7 @@ def main() -> None:
     parser.add_argument("--period", type=int, default=PERIOD, help="JACK period in frames (default %(default)s)")
     parser.add_argument("--headroom", type=float, metavar="MS", help="the model's window per block (serve --headroom)")
     parser.add_argument("--reserve", type=float, metavar="MS", help="blocks start this long before due (serve --reserve)")
+    parser.add_argument("--no-retakes", dest="retakes", action="store_false", help="serve --no-retakes")
     parser.add_argument("--changes", type=int, default=40, metavar="N", help="knob-to-sound changes per control")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -162,7 +163,7 @@ def main() -> None:
         for name in args.models.split(","):
             path = Path(name) if name.endswith(".ts") else model_path(name)
             results[name] = {"overhead": overhead(path), "live": live(path, args.soak, jack, args.headroom,
-                                                                      args.changes, args.reserve)}
+                                                                      args.changes, args.reserve, args.retakes)}
             if not args.json:
                 o, lv = results[name]["overhead"], results[name]["live"]
                 k = lv["knob_to_sound_ms"]
@@ -172,7 +173,7 @@ def main() -> None:
                 print(f"{name:<14} block {o['block']}: bare {o['bare_ms']:.2f} ms, engine {o['engine_ms']:.2f} ms, "
                       f"overhead {100 * o['overhead']:+.1f} % | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
                       f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
-                      f"{lv['model_ms_p95']:.1f} max {lv['model_ms_max']:.1f} ms, least margin {lv['margin_ms_min']} ms, latency grown {lv['latency_grown_ms']} ms, "
+                      f"{lv['model_ms_p95']:.1f} max {lv['model_ms_max']:.1f} ms, least margin {lv['margin_ms_min']} ms, longest wait to start a block {lv['entry_ms_max']} ms, latency grown {lv['latency_grown_ms']} ms, "
                       f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us, "
                       f"machine stalls (FIFO-80 probe) max {lv['machine']['max_us']} us, "
                       f"{lv['machine']['stalls_over_half_period']} over half a period | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "

@@ -174,13 +174,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.output_file:
         from performer.audio.files import check_writable
         check_writable(args.output_file)
-    server = LiveServer(rig, options)
-    try:
-        server.start()
-    except DeviceError as exc:
-        found = format_devices(exc.devices) if exc.devices else "  (no audio devices found)"
-        raise PerformerError(f"no usable audio device: {exc}\nfound:\n{found}\n{NO_DEVICE_HINT}") from None
-
     from performer.control.surfaces import ControlSurfaces, SurfaceOptions
 
     surfaces = ControlSurfaces(rig, SurfaceOptions(
@@ -188,6 +181,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         osc=not args.no_osc,
         osc_host=args.osc_host, osc_port=args.osc_port,
         osc_allow=[ip.strip() for ip in args.osc_allow.split(",")] if args.osc_allow else None), report=report)
+    # Scenes, MIDI (a process of its own) and the dashboard's imports cost a second or two of CPU:
+    # pay it before the audio starts, not in its first blocks (a late block there grows the latency).
+    started_lines = []
+    try:
+        started_lines = session.start() + surfaces.start()
+    except Exception as exc:  # scenes and control surfaces never take the audio down
+        report(f"scenes, MIDI or OSC failed to start: {exc}")
+    if not args.no_web:
+        import performer.web.server  # noqa: F401
+    server = LiveServer(rig, options)
+    try:
+        server.start()
+    except DeviceError as exc:
+        surfaces.stop()
+        session.stop()
+        found = format_devices(exc.devices) if exc.devices else "  (no audio devices found)"
+        raise PerformerError(f"no usable audio device: {exc}\nfound:\n{found}\n{NO_DEVICE_HINT}") from None
+    except BaseException:
+        surfaces.stop()
+        session.stop()
+        raise
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     info, lat = server.device_info, server.latency
@@ -203,11 +217,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"model thread: {server.telemetry.model_priority}", flush=True)
     if restored:
         print(restored, flush=True)
-    try:
-        for line in session.start() + surfaces.start():
-            print(line, flush=True)
-    except Exception as exc:  # scenes and control surfaces never take the audio down
-        report(f"scenes, MIDI or OSC failed to start: {exc}")
+    for line in started_lines:
+        print(line, flush=True)
     web = None
     if not args.no_web:
         from performer.web.context import WebContext

@@ -326,6 +326,7 @@ class LiveServer:
                     # period more cost up to 11.6 ms of the block's window under a control flood.
                     time.sleep(min(0.01, max(POLL_S, (needed - available - period) / rate)))
                     continue
+                self._note_entry(available - needed)
                 self._start_late()
                 frames, dropped = self.input.take()
                 if dropped:
@@ -366,6 +367,14 @@ class LiveServer:
         if self._take is not None:  # the last block's output is final now
             self._release(self._take)
 
+    def _note_entry(self, extra: int) -> None:
+        """Model thread: how long the block's input has been complete; ``extra`` frames arrived
+        after it, a period per callback."""
+        beat = int(self.shared.header[HEARTBEAT_NS])
+        if beat:
+            period = self.latency.period
+            self.telemetry.note_entry((time.monotonic_ns() - beat) / 1e9 + extra // period * period / self.rate)
+
     def _follow_take(self) -> None:
         """Model thread: the block written last is due soon. Wait until its retake would have to
         start; then, if a knob moved since it was computed, compute it again and put the retake in
@@ -374,6 +383,10 @@ class LiveServer:
         beat = int(self.shared.header[HEARTBEAT_NS])
         since = (time.monotonic_ns() - beat) / 1e9 if beat else 0.0
         wait = retakes.start_in(take.position - output.read, since)
+        next_input_in = (self.pipeline.frames_needed() - self.input.available()) / self.rate - since
+        if wait + retakes.reserve_s > next_input_in:  # never hold up the next block (a window longer than a block)
+            self._release(take)
+            return
         if wait > 0.0002:
             time.sleep(min(wait, 0.005))  # then look again: the stop flag, the device clock
             return

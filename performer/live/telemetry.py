@@ -74,6 +74,7 @@ class Telemetry:
     schedule: LateStart | None = None  # when blocks start
     retakes: Retakes | None = None  # blocks computed again for late knob moves
     margin_min: float | None = None  # seconds: the least margin a block was written with
+    entry_max: float = 0.0  # seconds: the longest a complete block waited for the model thread
     latency_grown: int = 0  # frames of output latency added after late blocks
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
@@ -90,6 +91,11 @@ class Telemetry:
             margin = (queued + period) / rate
         if self.margin_min is None or margin < self.margin_min:
             self.margin_min = margin
+
+    def note_entry(self, waited_s: float) -> None:
+        """Model thread: a block started ``waited_s`` after its input was complete."""
+        if waited_s > self.entry_max:
+            self.entry_max = waited_s
 
     def note_install(self, heard_at: float) -> None:
         """Model thread: a block with freshly installed tensors will be heard at ``heard_at``."""
@@ -114,6 +120,7 @@ class Telemetry:
             "callbacks": int(h[CALLBACKS]), "xruns": int(h[XRUNS]), "xruns_after_warmup": int(h[XRUNS_AFTER_WARMUP]),
             "late_frames": int(h[LATE_FRAMES]), "input_dropped": self.input_dropped,
             "margin_ms_min": None if self.margin_min is None else round(1000.0 * self.margin_min, 2),
+            "entry_ms_max": round(1000.0 * self.entry_max, 2),
             "callback_us": {"max": round(int(h[CALLBACK_MAX_NS]) / 1000, 1),
                             "gap_max": round(int(h[CALLBACK_GAP_MAX_NS]) / 1000, 1)},
             "ring_fill": {"input": self.shared.input.unread(), "output": self.shared.output.unread(),
