@@ -125,13 +125,14 @@ class OscProbe:
 
 
 @contextmanager
-def control_surfaces(server: LiveServer, address: str):
-    """MIDI (JACK) and OSC (a free loopback port) for the running server, with ``address`` on CC 20."""
+def control_surfaces(rig, address: str):
+    """MIDI (JACK) and OSC (a free loopback port) for ``rig``, with ``address`` on CC 20. Started
+    before the server, as ``performer serve`` starts them."""
     with tempfile.TemporaryDirectory() as tmp:
         mapping = Path(tmp) / "knob.toml"
         mapping.write_text(MAPPING.format(cc=CC, address=address, low=VALUES[0], high=VALUES[1]))
         errors: list[str] = []
-        surfaces = ControlSurfaces(server.rig, SurfaceOptions(
+        surfaces = ControlSurfaces(rig, SurfaceOptions(
             mappings=[mapping], shipped=False, midi_inputs=[], midi_api="jack", osc_port=0,
             learn_file=Path(tmp) / "learned.toml"), report=errors.append)
         try:
@@ -143,16 +144,15 @@ def control_surfaces(server: LiveServer, address: str):
             surfaces.stop()
 
 
-def knob_to_sound(server: LiveServer, address: str, target: float, changes: int) -> dict[str, dict]:
+def knob_to_sound(server: LiveServer, surfaces: ControlSurfaces, address: str, target: float,
+                  changes: int) -> dict[str, dict]:
     """Per control (rig, midi, osc): median, p95 and max ms, target, device output latency, heard/sent."""
     device_out_ms = 1e3 * server.latency.device_out
     results = {"rig": summary(measure(server, RigProbe(server, address), changes), changes, device_out_ms, target)}
-    with control_surfaces(server, address) as surfaces:
-        time.sleep(1.0)  # the MIDI process's start-up off the CPU
-        for name, make in (("midi", MidiProbe), ("osc", lambda: OscProbe(surfaces.osc.port, address))):
-            probe = make()
-            try:
-                results[name] = summary(measure(server, probe, changes), changes, device_out_ms, target)
-            finally:
-                probe.close()
+    for name, make in (("midi", MidiProbe), ("osc", lambda: OscProbe(surfaces.osc.port, address))):
+        probe = make()
+        try:
+            results[name] = summary(measure(server, probe, changes), changes, device_out_ms, target)
+        finally:
+            probe.close()
     return results

@@ -4,7 +4,8 @@
 
 Per model, in one process:
   overhead       model-thread time per block through the engine (install, gains, mix, dry delay,
-                 safety) against a bare ``model(x)`` loop on the same blocks, interleaved
+                 safety) against a bare ``model(x)`` loop on the same blocks, interleaved; and with
+                 the state save that retakes add to every block
   soak           live duplex stream on JACK (44.1 kHz, period 256) for --soak seconds while another
                  thread makes 1000 Rig changes per second on a conv tensor; xruns after warm-up
                  and frames the model delivered late; the least margin a block reached the ring with;
@@ -39,9 +40,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._knob import knob_to_sound  # noqa: E402
+from bench._knob import control_surfaces, knob_to_sound  # noqa: E402
 from bench._models import CACHE, REPO, full_v2  # noqa: E402
 from tests.stall_probe import StallProbe  # noqa: E402
+from performer.audio.checkpoint import StreamCheckpoint, checkpoint_rows  # noqa: E402
 from performer.audio.engine import BlockEngine  # noqa: E402
 from performer.live.server import LiveServer, ServeOptions  # noqa: E402
 from performer.model import load_model  # noqa: E402
@@ -49,6 +51,7 @@ from performer.rig import Rig  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 
 PERIOD = 256
+RETAKE_COUNTS = ("done", "kept", "spliced", "late", "torn")
 
 
 def model_path(name: str) -> Path:
@@ -69,20 +72,26 @@ def overhead(path: Path, blocks: int = 200) -> dict:
     n = engine.block_size
     rng = np.random.default_rng(0)
     inputs = [(0.3 * rng.standard_normal((model.in_channels, n))).astype(np.float32) for _ in range(blocks)]
-    bare, ours = [], []
+    checkpoint = StreamCheckpoint(engine, rows=checkpoint_rows(engine) or None)
+    bare, ours, saved = [], [], []
     with torch.inference_mode():
         for i in range(4):  # warm-up of both paths
             model.run("forward", torch.from_numpy(inputs[i])[None])
             engine.process_block(inputs[i])
-        for x in inputs:  # interleaved so drift and noise hit both alike
+        for x in inputs:  # interleaved so drift and noise hit all alike
             t0 = time.perf_counter()
             model.run("forward", torch.from_numpy(x)[None]).numpy()
             bare.append((time.perf_counter() - t0) * 1e3)
             t0 = time.perf_counter()
             engine.process_block(x)
             ours.append((time.perf_counter() - t0) * 1e3)
-    b, o = statistics.median(bare), statistics.median(ours)
-    return {"block": n, "bare_ms": round(b, 3), "engine_ms": round(o, 3), "overhead": round(o / b - 1, 4)}
+            t0 = time.perf_counter()
+            checkpoint.save()  # what the live model thread adds per block for retakes
+            engine.process_block(x)
+            saved.append((time.perf_counter() - t0) * 1e3)
+    b, o, r = statistics.median(bare), statistics.median(ours), statistics.median(saved)
+    return {"block": n, "bare_ms": round(b, 3), "engine_ms": round(o, 3), "overhead": round(o / b - 1, 4),
+            "with_state_save_ms": round(r, 3), "overhead_with_state_save": round(r / b - 1, 4)}
 
 
 def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None = None,
@@ -104,7 +113,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
             if delay > 0:
                 time.sleep(delay)
 
-    with server:
+    with control_surfaces(rig, f"#{conv.index}/0/factor") as surfaces, server:
         time.sleep(1.0)
         mark = jack.log_mark()
         machine = StallProbe(soak_s)  # the machine's own stalls of a FIFO-80 thread meanwhile
@@ -118,7 +127,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         # knob-to-sound, one change at a time, from each control
         block_ms = 1e3 * server.engine.block_size / server.engine.model.sample_rate
         target = block_ms + 1e3 * jack.period / jack.rate + 5.0
-        knob = knob_to_sound(server, f"#{conv.index}/0/factor", target, changes=knob_changes)
+        knob = knob_to_sound(server, surfaces, f"#{conv.index}/0/factor", target, changes=knob_changes)
         latency = server.latency
         late_start = server.telemetry.snapshot()["late_start"]
         retakes = server.telemetry.snapshot()["retakes"]
@@ -171,15 +180,15 @@ def main() -> None:
                 knobs = " | ".join(f"{label} median {c['median']} p95 {c['p95']} max {c['max']} ms, "
                                    f"heard {c['heard']}/{c['sent']}" for label, c in controls)
                 print(f"{name:<14} block {o['block']}: bare {o['bare_ms']:.2f} ms, engine {o['engine_ms']:.2f} ms, "
-                      f"overhead {100 * o['overhead']:+.1f} % | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
+                      f"overhead {100 * o['overhead']:+.1f} % ({100 * o['overhead_with_state_save']:+.1f} % with the retakes' state save) | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
                       f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
                       f"{lv['model_ms_p95']:.1f} max {lv['model_ms_max']:.1f} ms, least margin {lv['margin_ms_min']} ms, longest wait to start a block {lv['entry_ms_max']} ms, latency grown {lv['latency_grown_ms']} ms, "
                       f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us, "
                       f"machine stalls (FIFO-80 probe) max {lv['machine']['max_us']} us, "
                       f"{lv['machine']['stalls_over_half_period']} over half a period | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
-                      f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | retakes kept/done/late/splices "
-                      f"in the soak {'/'.join(str(lv['soak_retakes'][k]) for k in ('kept', 'done', 'late', 'splices'))}, "
-                      f"in all {'/'.join(str(lv['retakes'][k]) for k in ('kept', 'done', 'late', 'splices'))}, "
+                      f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | retakes done/kept/spliced/late/torn "
+                      f"in the soak {'/'.join(str(lv['soak_retakes'][k]) for k in RETAKE_COUNTS)}, "
+                      f"in all {'/'.join(str(lv['retakes'][k]) for k in RETAKE_COUNTS)}, "
                       f"reserve {lv['retakes']['reserve_ms']} ms | knob-to-sound "
                       f"(target {k['target']}; + device {k['device_out']} ms): {knobs}", flush=True)
     finally:

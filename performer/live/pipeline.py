@@ -29,7 +29,8 @@ def fit_device_channels(frames: np.ndarray, channels: int) -> np.ndarray:
 
 class LivePipeline:
     def __init__(self, engine: BlockEngine, device_rate: int, device_in_channels: int, device_out_channels: int,
-                 retakes: bool = False):
+                 retakes: bool = False, checkpoint_rows: int | None = None):
+        """``retakes``: keep what ``retake`` needs; ``checkpoint_rows``: see audio/checkpoint.py."""
         self.engine = engine
         model = engine.model
         self.device_rate = device_rate
@@ -39,8 +40,8 @@ class LivePipeline:
         self.block = engine.block_size
         self._in_resampler = StreamingResampler(device_rate, self.model_rate, model.in_channels)
         self._out_resampler = StreamingResampler(self.model_rate, device_rate, model.out_channels)
-        self._before = StreamCheckpoint(engine, self._out_resampler) if retakes else None
-        self._after = StreamCheckpoint(engine, self._out_resampler) if retakes else None
+        self._before = StreamCheckpoint(engine, self._out_resampler, checkpoint_rows) if retakes else None
+        self._after = StreamCheckpoint(engine, self._out_resampler, checkpoint_rows) if retakes else None
         self._last_block: np.ndarray | None = None
         self.reset()
 

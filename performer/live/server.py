@@ -1,4 +1,4 @@
-"""The live server: device process, model thread, bend worker, supervisor, recording.
+"""The live server: device process, model thread, bend worker, supervisor.
 
   device callback --input ring--> model thread (pipeline: resample, blocks, engine) --output ring--> device
                                         ^ installs bent tensors between blocks
@@ -21,14 +21,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from performer.audio.checkpoint import restores_exactly
+from performer.audio.checkpoint import checkpoint_rows
 from performer.audio.delay import model_delay
 from performer.audio.engine import BlockEngine, EngineStats
 from performer.audio.files import fit_channels, read_audio, resample
@@ -38,8 +37,8 @@ from performer.live.device_link import DeviceConfig, DeviceError, DeviceLink
 from performer.live.inputs import LoopedFileInput, RingInput
 from performer.live.monitor import Monitor
 from performer.live.pipeline import LivePipeline
-from performer.live.recorder import Recorder
-from performer.live.retake import GUARD_S, Retakes
+from performer.live.recording import Recording
+from performer.live.retake import Retakes, splice
 from performer.live.schedule import LateStart
 from performer.live.shared import CALLBACKS, HEARTBEAT_NS, OUT_READ, Layout, SharedAudio
 from performer.live.telemetry import Latency, Telemetry
@@ -100,11 +99,7 @@ class LiveServer:
         self._stop = threading.Event()
         self._pause = threading.Event()
         self._paused = threading.Event()
-        self._sinks: tuple[Recorder, ...] = ()
-        self._input_sinks: tuple[Recorder, ...] = ()
-        self._recorders: list[Recorder] = []
-        self._output_file: Recorder | None = None
-        self._record_lock = threading.Lock()
+        self.recording: Recording | None = None
         self._grew = False
         self._take: _Take | None = None  # the block written last, while a retake may replace it
         self._install_unheard = False  # a late retake installed tensors: the next block is their first
@@ -121,7 +116,7 @@ class LiveServer:
         probe = BlockEngine(self.rig, block_size=o.block, compute_bends=False)
         self.engine = BlockEngine(self.rig, block_size=probe.block_size, compute_bends=False,
                                   dry_delay=model_delay(model, probe.block_size))
-        retake_off = self._retakes_off_because()
+        retake_off, rows = self._retakes_off_because()
         warm_ms = self._warm_up()
         source = None
         if o.input_file is not None:
@@ -160,7 +155,7 @@ class LiveServer:
 
         self.rate = rate
         self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out,
-                                     retakes=not retake_off)
+                                     retakes=not retake_off, checkpoint_rows=rows)
         window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
         headroom = window - period
@@ -186,10 +181,10 @@ class LiveServer:
         else:
             self.input = self._device_input = RingInput(self.shared.input.with_channels(dev_in))
             self.input_name = "device"
+        self.recording = Recording(o.record_dir, rate, dev_out, self.pipeline.device_in_channels, o.record_input,
+                                   self._report)
         if o.output_file is not None:
-            self._output_file = Recorder(o.output_file, rate, dev_out)
-            self._output_file.start()
-            self._sinks = (self._output_file,)
+            self.recording.open_output_file(o.output_file)
         self._prime()
         self.rig.add_listener(self._on_change)
         # A full collection walks every object (the model's included: ~100 ms here) holding the
@@ -210,18 +205,15 @@ class LiveServer:
         """Stop everything; returns the files written (output file, recordings)."""
         if self._threads:  # started: the listener was added
             self.rig.remove_listener(self._on_change)
-        written = self._stop_recording()
+        written = self.recording.stop() if self.recording is not None else []
         self._stop.set()
         if self.host is not None:
             self.host.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
-        if self._output_file is not None:
-            self._sinks = ()
-            path = self._output_file.stop()
-            written.extend([path] if path else [])
-            self._output_file = None
+        if self.recording is not None:
+            written.extend(self.recording.close())
         self.close()
         if self._froze:
             gc.unfreeze()
@@ -254,16 +246,17 @@ class LiveServer:
         self.engine.stats = EngineStats()
         return float(np.max(times[2:]))
 
-    def _retakes_off_because(self) -> str:
-        """Why retakes cannot run for this show ('' when they can)."""
+    def _retakes_off_because(self) -> tuple[str, int | None]:
+        """Why retakes cannot run for this show ('' when they can), and the checkpoint's rows."""
         o = self.options
         if not o.retakes:
-            return "switched off (--no-retakes)"
+            return "switched off (--no-retakes)", None
         if o.reserve_ms is not None:
-            return "late starts (--reserve) wait for knob moves instead"
-        if not restores_exactly(self.engine):
-            return "this model keeps streaming state outside its caches: a block cannot be computed twice"
-        return ""
+            return "late starts (--reserve) wait for knob moves instead", None
+        rows = checkpoint_rows(self.engine)
+        if rows is False:
+            return "this model keeps streaming state outside its caches: a block cannot be computed twice", None
+        return "", rows
 
     def _prime(self) -> None:
         self._take = None
@@ -336,7 +329,7 @@ class LiveServer:
                 started = time.perf_counter()
                 out = self.pipeline.process(frames)
                 self.retakes.note_take(time.perf_counter() - started)
-                for sink in self._input_sinks:
+                for sink in self.recording.input_sinks:
                     sink.push(frames)
                 if not out.shape[0]:
                     continue
@@ -398,27 +391,32 @@ class LiveServer:
         out = self.pipeline.retake()
         retakes.note_take(time.perf_counter() - started)
         retakes.done += 1
-        beat = int(self.shared.header[HEARTBEAT_NS])
-        queued = take.position - output.read
-        left = retakes.due_in(queued, (time.monotonic_ns() - beat) / 1e9 if beat else 0.0)
-        if queued < 0 or left < GUARD_S or out.shape != take.out.shape:
+        beat, read = int(self.shared.header[HEARTBEAT_NS]), output.read
+        left = retakes.due_in(take.position - read, (time.monotonic_ns() - beat) / 1e9 if beat else 0.0)
+        frames = take.out.shape[0]
+        start = retakes.placement(take.position, frames, read, left) if out.shape == take.out.shape else None
+        if start is None:
             self.pipeline.keep_first()
             retakes.late += 1
             self._install_unheard |= self.engine.stats.tensors_installed != installed
             self._release(take)
             return
-        output.write_at(take.position, out)
-        if output.read > take.position:  # the device read the head meanwhile: a splice of two takes
-            retakes.splices += 1
-        retakes.kept += 1
+        if start > take.position:
+            out = splice(take.out, out, start - take.position)
+            retakes.spliced += 1
+        else:
+            retakes.kept += 1
+        output.write_at(start, out[start - take.position:])
+        if output.read > start:  # the device read some of it while it was written
+            retakes.torn += 1
         if self.engine.stats.tensors_installed != installed:
-            self.telemetry.note_install(time.perf_counter() + queued / self.rate + self.latency.device_out)
+            self.telemetry.note_install(time.perf_counter() + (start - read) / self.rate + self.latency.device_out)
         self._release(_Take(take.position, take.frames, out))
 
     def _release(self, take: "_Take") -> None:
         """Model thread: this block's output is final: to the recorders and the meters."""
         self._take = None
-        for sink in self._sinks:
+        for sink in self.recording.sinks:
             sink.push(take.out)
         self.monitor.publish(take.frames, take.out)
 
@@ -514,46 +512,9 @@ class LiveServer:
     def _report(self, message: str) -> None:
         (self.options.report or log.warning)(message)
 
-    # -- recording ----------------------------------------------------------------------------
     def _on_change(self, change: Change) -> None:
-        if change.address != "record":
-            return
-        if change.value:
-            self._start_recording()
-        else:
-            for path in self._stop_recording():
-                self._report(f"recorded {path}")
-
-    def _start_recording(self) -> None:
-        with self._record_lock:
-            if self._recorders or self.telemetry is None:
-                return
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            directory = Path(self.options.record_dir)
-            output = Recorder(directory / f"performer-{stamp}.wav", self.rate, self.pipeline.device_out_channels)
-            output.start()
-            recorders = [output]
-            if self.options.record_input:
-                source = Recorder(directory / f"performer-{stamp}-input.wav", self.rate,
-                                  self.pipeline.device_in_channels)
-                source.start()
-                self._input_sinks = (source,)
-                recorders.append(source)
-            self._sinks = self._sinks + (output,)
-            self._recorders = recorders
-            self.telemetry.recording = output.path.name
-            self._report(f"recording to {output.path}")
-
-    def _stop_recording(self) -> list[Path]:
-        with self._record_lock:
-            recorders, self._recorders = self._recorders, []
-            if not recorders:
-                return []
-            self._sinks = tuple(s for s in self._sinks if s not in recorders)
-            self._input_sinks = ()
-            if self.telemetry is not None:
-                self.telemetry.recording = ""
-            return [p for p in (r.stop() for r in recorders) if p]
+        self.recording.on_change(change)
+        self.telemetry.recording = self.recording.name
 
 
 @dataclass

@@ -142,7 +142,7 @@ class Telemetry:
                  f"guard {s['guard_events']}", f"errors {s['model_errors']}"]
         retakes = s["retakes"]
         if retakes and retakes["done"]:
-            parts.append(f"retakes {retakes['kept']}/{retakes['done']}")
+            parts.append(f"retakes {retakes['kept'] + retakes['spliced']}/{retakes['done']}")
         if s["input_dropped"]:
             parts.append(f"dropped {s['input_dropped']}")
         if s["latency_grown_ms"]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import performer.audio.checkpoint as checkpoint_module
-from performer.audio.checkpoint import restores_exactly
+from performer.audio.checkpoint import checkpoint_rows, restores_exactly
 from performer.audio.engine import BlockEngine
 from performer.live.pipeline import LivePipeline
 from performer.model import load_model
@@ -19,14 +19,21 @@ pytestmark = pytest.mark.fixtures
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.ts"
 
 
-def test_genuine_exports_keep_all_their_streaming_state_in_their_caches(small_model):
-    assert restores_exactly(BlockEngine(Rig(small_model), compute_bends=False))
-    assert restores_exactly(BlockEngine(Rig(load_model(DEFAULT_MODEL)), compute_bends=False))
+def engine_for(model) -> BlockEngine:
+    return BlockEngine(Rig(model), compute_bends=False)
+
+
+def test_genuine_exports_keep_all_their_streaming_state_in_the_batch_rows_they_run(small_model, rave_export):
+    assert checkpoint_rows(engine_for(small_model)) == 1
+    assert checkpoint_rows(engine_for(load_model(DEFAULT_MODEL))) == 1
+    # this export folds its two channels into the batch
+    assert checkpoint_rows(engine_for(load_model(rave_export("v2_small_c8_stereo")))) == 2
+    assert not restores_exactly(engine_for(load_model(rave_export("v2_small_c8_stereo"))), rows=1)
 
 
 def test_the_check_fails_when_the_caches_are_not_restored(small_model, monkeypatch):
     monkeypatch.setattr(checkpoint_module, "CACHE_SUFFIXES", (".no-such-buffer",))
-    assert not restores_exactly(BlockEngine(Rig(small_model), compute_bends=False))
+    assert checkpoint_rows(engine_for(small_model)) is False
 
 
 def blocks(engine: BlockEngine, count: int, seed: int = 1) -> list[np.ndarray]:
@@ -41,7 +48,7 @@ def run(rate: int, model, bend_before: int | None, retake: int | None = None, ke
     rig = Rig(model)
     engine = BlockEngine(rig, compute_bends=True)
     engine.reset(0)
-    pipeline = LivePipeline(engine, rate, 1, 1, retakes=True)
+    pipeline = LivePipeline(engine, rate, 1, 1, retakes=True, checkpoint_rows=1)
     frames_in = [np.ascontiguousarray(np.interp(np.arange(round(engine.block_size * rate / model.sample_rate)),
                                                 np.arange(engine.block_size), b[:, 0]))[:, None].astype(np.float32)
                  for b in blocks(engine, 4)]
