@@ -136,7 +136,8 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         "xruns_after_warmup": soak["xruns_after_warmup"], "xrun_blame": blame, "late_frames": soak["late_frames"],
         "model_ms_mean": soak["model_ms"]["mean"], "model_ms_p95": soak["model_ms"]["p95"],
         "model_ms_max": soak["model_ms"]["max"], "tensors_installed": soak["tensors_installed"],
-        "margin_ms_min": soak["margin_ms_min"], "entry_ms_max": soak["entry_ms_max"], "callback_us": soak["callback_us"],
+        "margin_ms_min": soak["margin_ms_min"], "entry_ms_max": soak["entry_ms_max"],
+        "late_blocks": soak["late_blocks"], "callback_us": soak["callback_us"],
         "latency_grown_ms": soak["latency_grown_ms"],
         "machine": {key: value for key, value in machine.result().items() if key != "over_1ms_us"}
         | {"stalls_over_half_period": machine.stalls(over_us=5e5 * jack.period / jack.rate)},
@@ -182,7 +183,7 @@ def main() -> None:
                 print(f"{name:<14} block {o['block']}: bare {o['bare_ms']:.2f} ms, engine {o['engine_ms']:.2f} ms, "
                       f"overhead {100 * o['overhead']:+.1f} % ({100 * o['overhead_with_state_save']:+.1f} % with the retakes' state save) | soak {args.soak:.0f} s, {lv['changes_per_s']} changes/s: "
                       f"xruns {lv['xruns_after_warmup']} (jackd blamed {lv['xrun_blame'] or 'nobody'}), late frames {lv['late_frames']}, model p95 "
-                      f"{lv['model_ms_p95']:.1f} max {lv['model_ms_max']:.1f} ms, least margin {lv['margin_ms_min']} ms, longest wait to start a block {lv['entry_ms_max']} ms, latency grown {lv['latency_grown_ms']} ms, "
+                      f"{lv['model_ms_p95']:.1f} max {lv['model_ms_max']:.1f} ms, least margin {lv['margin_ms_min']} ms, longest wait to start a block {lv['entry_ms_max']} ms, late blocks {lv['late_blocks'] or '-'}, latency grown {lv['latency_grown_ms']} ms, "
                       f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us, "
                       f"machine stalls (FIFO-80 probe) max {lv['machine']['max_us']} us, "
                       f"{lv['machine']['stalls_over_half_period']} over half a period | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "

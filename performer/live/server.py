@@ -319,7 +319,7 @@ class LiveServer:
                     # period more cost up to 11.6 ms of the block's window under a control flood.
                     time.sleep(min(0.01, max(POLL_S, (needed - available - period) / rate)))
                     continue
-                self._note_entry(available - needed)
+                entry = self._note_entry(available - needed)
                 self._start_late()
                 frames, dropped = self.input.take()
                 if dropped:
@@ -328,7 +328,8 @@ class LiveServer:
                 installed = engine.stats.tensors_installed
                 started = time.perf_counter()
                 out = self.pipeline.process(frames)
-                self.retakes.note_take(time.perf_counter() - started)
+                take_s = time.perf_counter() - started
+                self.retakes.note_take(take_s)
                 for sink in self.recording.input_sinks:
                     sink.push(frames)
                 if not out.shape[0]:
@@ -337,6 +338,7 @@ class LiveServer:
                 queued = self._out_pos - self.shared.output.read  # frames the device plays before this block
                 telemetry.note_margin(queued, beat)
                 if queued < 0:  # late: make room (the write below tells the late-start schedule)
+                    telemetry.note_late_block(entry, take_s, time.perf_counter() - started - take_s, -queued)
                     queued += self._make_room(-queued)
                 if engine.stats.tensors_installed != installed or self._install_unheard:
                     self._install_unheard = False
@@ -360,13 +362,16 @@ class LiveServer:
         if self._take is not None:  # the last block's output is final now
             self._release(self._take)
 
-    def _note_entry(self, extra: int) -> None:
-        """Model thread: how long the block's input has been complete; ``extra`` frames arrived
+    def _note_entry(self, extra: int) -> float:
+        """Model thread: how long the block's input has been complete (s); ``extra`` frames arrived
         after it, a period per callback."""
         beat = int(self.shared.header[HEARTBEAT_NS])
-        if beat:
-            period = self.latency.period
-            self.telemetry.note_entry((time.monotonic_ns() - beat) / 1e9 + extra // period * period / self.rate)
+        if not beat:
+            return 0.0
+        period = self.latency.period
+        waited = (time.monotonic_ns() - beat) / 1e9 + extra // period * period / self.rate
+        self.telemetry.note_entry(waited)
+        return waited
 
     def _follow_take(self) -> None:
         """Model thread: the block written last is due soon. Wait until its retake would have to

@@ -76,6 +76,7 @@ class Telemetry:
     margin_min: float | None = None  # seconds: the least margin a block was written with
     entry_max: float = 0.0  # seconds: the longest a complete block waited for the model thread
     latency_grown: int = 0  # frames of output latency added after late blocks
+    late_blocks: deque = field(default_factory=lambda: deque(maxlen=8))  # where late blocks' time went
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
 
@@ -96,6 +97,12 @@ class Telemetry:
         """Model thread: a block started ``waited_s`` after its input was complete."""
         if waited_s > self.entry_max:
             self.entry_max = waited_s
+
+    def note_late_block(self, entry_s: float, take_s: float, after_s: float, late_frames: int) -> None:
+        """Model thread: a block missed its deadline; where its time went (the last few are kept)."""
+        self.late_blocks.append({"waited_ms": round(1000 * entry_s, 2), "take_ms": round(1000 * take_s, 2),
+                                 "after_ms": round(1000 * after_s, 2),
+                                 "late_ms": round(1000 * late_frames / self.latency.rate, 2)})
 
     def note_install(self, heard_at: float) -> None:
         """Model thread: a block with freshly installed tensors will be heard at ``heard_at``."""
@@ -121,6 +128,7 @@ class Telemetry:
             "late_frames": int(h[LATE_FRAMES]), "input_dropped": self.input_dropped,
             "margin_ms_min": None if self.margin_min is None else round(1000.0 * self.margin_min, 2),
             "entry_ms_max": round(1000.0 * self.entry_max, 2),
+            "late_blocks": list(self.late_blocks),
             "callback_us": {"max": round(int(h[CALLBACK_MAX_NS]) / 1000, 1),
                             "gap_max": round(int(h[CALLBACK_GAP_MAX_NS]) / 1000, 1)},
             "ring_fill": {"input": self.shared.input.unread(), "output": self.shared.output.unread(),

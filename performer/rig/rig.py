@@ -43,6 +43,17 @@ class AudioParams:
     latent_scale: torch.Tensor | None = None  # [1, latent, 1], only when a latent bend is active
     latent_offset: torch.Tensor | None = None
 
+    def same_as(self, other: "AudioParams") -> bool:
+        """Whether a block would sound the same with ``other`` (tensors compared by value)."""
+        return ((self.input_gain, self.output_gain, self.mix, self.bypass)
+                == (other.input_gain, other.output_gain, other.mix, other.bypass)
+                and _same_tensor(self.latent_scale, other.latent_scale)
+                and _same_tensor(self.latent_offset, other.latent_offset))
+
+
+def _same_tensor(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    return a is b or (a is not None and b is not None and torch.equal(a, b))
+
 
 @dataclass(frozen=True)
 class Change:
@@ -354,9 +365,11 @@ class Rig:
         if any(s != 1.0 for s in self._latent_scale) or any(o != 0.0 for o in self._latent_offset):
             scale = torch.tensor(self._latent_scale, dtype=torch.float32).view(1, -1, 1)
             offset = torch.tensor(self._latent_offset, dtype=torch.float32).view(1, -1, 1)
-        self.audio = AudioParams(
+        audio = AudioParams(
             input_gain=db_to_gain(g["input/gain"]), output_gain=db_to_gain(g["output/gain"]),
             mix=g["mix"], bypass=g["bypass"] >= 0.5, latent_scale=scale, latent_offset=offset)
+        if not audio.same_as(self.audio):  # the same object when nothing audible changed (retakes look)
+            self.audio = audio
 
     def _emit(self, change: Change) -> None:
         for listener in list(self._listeners):

@@ -109,8 +109,13 @@ def test_bend_changes_output_at_a_block_boundary(jack_server, small_model_path, 
     block = server.engine.block_size
     assert first > block, "output was not silent before the change"
     # recordings start on a block; the limiter's look-ahead shifts everything by its latency
-    assert (first - server.engine.latency) % block == 0, (first, block)
-    assert server.telemetry.snapshot()["tensors_installed"] >= 2
+    snap = server.telemetry.snapshot()
+    if snap["retakes"]["spliced"]:  # a retake done late comes in from a callback's first frame, crossfaded
+        period = server.latency.period
+        assert (first - server.engine.latency) % period < 8, (first, period)
+    else:
+        assert (first - server.engine.latency) % block == 0, (first, block)
+    assert snap["tensors_installed"] >= 2
 
 
 def test_no_xruns_with_a_bend_every_10ms_for_20s(jack_server, small_model_path):

@@ -145,6 +145,21 @@ def test_latent_bends_publish_audio_params(rig):
     assert rig.audio.latent_scale is None  # identity again: forward path
 
 
+def test_audio_params_are_replaced_only_when_a_block_would_sound_different(rig):
+    """The model thread retakes a block when they are replaced: not for ``record`` or a same value."""
+    before = rig.audio
+    rig.set("record", 1)
+    rig.set("mix", 1.0)
+    assert rig.audio is before
+    rig.set("latent/1/scale", 2.0)
+    with_latent = rig.audio
+    assert with_latent is not before
+    rig.set("latent/1/scale", 2.0)
+    assert rig.audio is with_latent  # equal tensors
+    rig.set("mix", 0.5)
+    assert rig.audio is not with_latent and rig.audio.mix == 0.5
+
+
 def test_gains_are_stored_in_db_and_published_linear(rig):
     rig.set("output/gain", -6)
     assert rig.audio.output_gain == pytest.approx(10 ** (-6 / 20))
