@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._knob import control_surfaces, knob_to_sound  # noqa: E402
 from bench._models import CACHE, REPO, full_v2  # noqa: E402
 from tests.stall_probe import StallProbe  # noqa: E402
-from performer.audio.checkpoint import StreamCheckpoint, checkpoint_rows  # noqa: E402
+from performer.audio.checkpoint import StreamCheckpoint, pack_for_retakes  # noqa: E402
 from performer.audio.engine import BlockEngine  # noqa: E402
 from performer.live.server import LiveServer, ServeOptions  # noqa: E402
 from performer.model import load_model  # noqa: E402
@@ -72,7 +72,8 @@ def overhead(path: Path, blocks: int = 200) -> dict:
     n = engine.block_size
     rng = np.random.default_rng(0)
     inputs = [(0.3 * rng.standard_normal((model.in_channels, n))).astype(np.float32) for _ in range(blocks)]
-    checkpoint = StreamCheckpoint(engine, rows=checkpoint_rows(engine) or None)
+    caches, packed = pack_for_retakes(engine)  # as the live server does
+    checkpoint = StreamCheckpoint(engine, caches=caches)
     bare, ours, saved = [], [], []
     with torch.inference_mode():
         for i in range(4):  # warm-up of both paths
@@ -89,6 +90,8 @@ def overhead(path: Path, blocks: int = 200) -> dict:
             checkpoint.save()  # what the live model thread adds per block for retakes
             engine.process_block(x)
             saved.append((time.perf_counter() - t0) * 1e3)
+    if packed is not None:
+        packed.unpack()
     b, o, r = statistics.median(bare), statistics.median(ours), statistics.median(saved)
     return {"block": n, "bare_ms": round(b, 3), "engine_ms": round(o, 3), "overhead": round(o / b - 1, 4),
             "with_state_save_ms": round(r, 3), "overhead_with_state_save": round(r / b - 1, 4)}

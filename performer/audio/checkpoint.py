@@ -5,12 +5,14 @@ from the same state when a knob moves before the block is due. The state is ever
 changes: the model's streaming caches, the dry delay, the safety stage, the last gains and mix
 (their ramps), the block count, and the output resampler. Model thread (or a test) only.
 
-Buffers are preallocated: a save is one torch copy over every cache (10 us for the default
-model's 31) and a few small numpy copies. cached_conv allocates its caches for 64 batch rows and
-a live model runs one (two for an export that folds stereo into the batch), so only those rows
-are saved where that is enough (the v2_small fixture: 34 kB instead of 2.2 MB). Whether a model keeps all its state in those
-rows, or caches at all, is checked by ``checkpoint_rows``, not assumed: an export may keep state
-elsewhere.
+Buffers are preallocated, and a save is one torch copy over the caches and a few small numpy
+copies. cached_conv allocates its caches for 64 batch rows and a live model runs one (two for an
+export that folds stereo into the batch), so only those rows are kept (the v2_small fixture: 34 kB
+instead of 2.2 MB). Whether a model keeps all its state in those rows, or in caches at all, is
+checked by ``checkpoint_rows``, not assumed: an export may keep state elsewhere. ``PackedCaches``
+then lays those rows out in one flat tensor per dtype (the caches become views of it), so a save
+is one or two copies however many caches there are (162 for v2_small: 57 us warm as 162 copies,
+3 us as one).
 """
 
 from __future__ import annotations
@@ -23,15 +25,56 @@ from performer.audio.resampler import StreamingResampler
 from performer.model.loader import CACHE_SUFFIXES
 
 
+def live_caches(module: torch.jit.ScriptModule, rows: int | None = None) -> list[torch.Tensor]:
+    """The model's cache buffers; with ``rows``, views of that many leading (batch) rows of 3-D ones."""
+    caches = [b for name, b in module.named_buffers() if name.endswith(CACHE_SUFFIXES)]
+    return [b[:rows] if rows and b.dim() == 3 and b.shape[0] > rows else b for b in caches]
+
+
+class PackedCaches:
+    """The model's caches (their live rows) re-pointed at views of one flat tensor per dtype (a
+    phase accumulator may be float64), until ``unpack``."""
+
+    def __init__(self, module: torch.jit.ScriptModule, rows: int | None):
+        caches = [b for name, b in module.named_buffers() if name.endswith(CACHE_SUFFIXES)]
+        live = live_caches(module, rows)
+        sizes: dict[torch.dtype, int] = {}
+        for view in live:
+            sizes[view.dtype] = sizes.get(view.dtype, 0) + view.numel()
+        flats = {dtype: torch.zeros(size, dtype=dtype) for dtype, size in sizes.items()}
+        self.flats = list(flats.values())
+        self._originals = []
+        offsets = dict.fromkeys(flats, 0)
+        with torch.no_grad():
+            for buffer, rows_view in zip(caches, live):
+                offset, size = offsets[buffer.dtype], rows_view.numel()
+                view = flats[buffer.dtype][offset:offset + size].view(rows_view.shape)
+                view.copy_(rows_view)
+                original = torch.empty(0, dtype=buffer.dtype)
+                original.set_(buffer)  # the full storage, for unpack
+                self._originals.append((buffer, original))
+                buffer.set_(view)
+                offsets[buffer.dtype] = offset + size
+
+    def unpack(self) -> None:
+        """Point the caches back at their own storage, with the packed rows' current contents."""
+        with torch.no_grad():
+            for buffer, original in self._originals:
+                rows = buffer.shape[0] if buffer.dim() == 3 else None
+                (original[:rows] if rows else original).copy_(buffer)
+                buffer.set_(original)
+        self._originals = []
+
+
 class StreamCheckpoint:
     """One saved state of ``engine`` (and of an output resampler, when one runs after it)."""
 
-    def __init__(self, engine: BlockEngine, resampler: StreamingResampler | None = None, rows: int | None = None):
-        """``rows``: save only this many leading (batch) rows of 3-D caches; None: all of them."""
+    def __init__(self, engine: BlockEngine, resampler: StreamingResampler | None = None,
+                 caches: list[torch.Tensor] | None = None):
+        """``caches``: the tensors that hold the model's state (default: every cache, whole)."""
         self.engine = engine
         self.resampler = None if resampler is None or resampler.identity else resampler
-        caches = [b for name, b in engine.model.module.named_buffers() if name.endswith(CACHE_SUFFIXES)]
-        self._live = [b[:rows] if rows and b.dim() == 3 and b.shape[0] > rows else b for b in caches]
+        self._live = live_caches(engine.model.module) if caches is None else caches
         self._saved = [b.detach().clone() for b in self._live]
         self._values: tuple = ()
 
@@ -65,16 +108,30 @@ def checkpoint_rows(engine: BlockEngine) -> int | None | bool:
     row), or False when none does (state outside its caches)."""
     channels = max(engine.in_channels, engine.out_channels)
     for rows in (1, channels, None) if channels > 1 else (1, None):
-        if restores_exactly(engine, rows=rows):
+        if restores_exactly(engine, live_caches(engine.model.module, rows)):
             return rows
     return False
 
 
-def restores_exactly(engine: BlockEngine, rows: int | None = None, blocks: int = 3, seed: int = 0) -> bool:
-    """Whether computing a block again from a restored checkpoint gives the same samples. Runs
-    ``blocks`` blocks of noise (the engine's state is reset after); the model's own randomness is
-    seeded alike for both takes."""
-    checkpoint = StreamCheckpoint(engine, rows=rows)
+def pack_for_retakes(engine: BlockEngine) -> tuple[list[torch.Tensor] | None, PackedCaches | None]:
+    """The caches a checkpoint of this engine saves (None: it cannot restore the model exactly),
+    packed into one tensor where that restores as exactly (``unpack`` the second when done)."""
+    rows = checkpoint_rows(engine)
+    if rows is False:
+        return None, None
+    packed = PackedCaches(engine.model.module, rows)
+    if restores_exactly(engine, packed.flats):
+        return packed.flats, packed
+    packed.unpack()
+    return live_caches(engine.model.module, rows), None
+
+
+def restores_exactly(engine: BlockEngine, caches: list[torch.Tensor] | None = None, blocks: int = 3,
+                     seed: int = 0) -> bool:
+    """Whether computing a block again from a checkpoint of ``caches`` restored gives the same
+    samples. Runs ``blocks`` blocks of noise (the engine's state is reset after); the model's own
+    randomness is seeded alike for both takes."""
+    checkpoint = StreamCheckpoint(engine, caches=caches)
     rng = np.random.default_rng(seed)
     engine.reset()
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from performer.audio.checkpoint import StreamCheckpoint
 from performer.audio.engine import BlockEngine
@@ -29,8 +30,8 @@ def fit_device_channels(frames: np.ndarray, channels: int) -> np.ndarray:
 
 class LivePipeline:
     def __init__(self, engine: BlockEngine, device_rate: int, device_in_channels: int, device_out_channels: int,
-                 retakes: bool = False, checkpoint_rows: int | None = None):
-        """``retakes``: keep what ``retake`` needs; ``checkpoint_rows``: see audio/checkpoint.py."""
+                 retakes: bool = False, caches: list[torch.Tensor] | None = None):
+        """``retakes``: keep what ``retake`` needs; ``caches``: the model's state for it (audio/checkpoint.py)."""
         self.engine = engine
         model = engine.model
         self.device_rate = device_rate
@@ -40,8 +41,8 @@ class LivePipeline:
         self.block = engine.block_size
         self._in_resampler = StreamingResampler(device_rate, self.model_rate, model.in_channels)
         self._out_resampler = StreamingResampler(self.model_rate, device_rate, model.out_channels)
-        self._before = StreamCheckpoint(engine, self._out_resampler, checkpoint_rows) if retakes else None
-        self._after = StreamCheckpoint(engine, self._out_resampler, checkpoint_rows) if retakes else None
+        self._before = StreamCheckpoint(engine, self._out_resampler, caches) if retakes else None
+        self._after = StreamCheckpoint(engine, self._out_resampler, caches) if retakes else None
         self._last_block: np.ndarray | None = None
         self.reset()
 

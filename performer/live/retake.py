@@ -16,9 +16,10 @@ is heard a block later, and nothing is lost. The cost: a state save per block, a
 call for each block during which a knob moved.
 
 The reserve follows the model thread's recent time per take: FACTOR x the 90th percentile of the
-last RECENT takes + MARGIN_S. Every ms of it is a ms of knob-to-sound, and a retake that misses
-costs only that knob move a block, so it covers most takes rather than the slowest (which an
-envelope of the slowest did, at 8-11 ms for the default model against 6-7 now).
+last RECENT takes + MARGIN_S. Every ms of it is a ms on the worst knob-to-sound (a knob moved just
+after a retake started waits a block + the reserve), and a late retake is only spliced in a
+period or two late, so the reserve covers most takes rather than the slowest: one slow take (a
+machine stall) does not widen it.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from performer.audio.checkpoint import checkpoint_rows
+from performer.audio.checkpoint import PackedCaches, pack_for_retakes
 from performer.audio.delay import model_delay
 from performer.audio.engine import BlockEngine, EngineStats
 from performer.audio.files import fit_channels, read_audio, resample
@@ -100,6 +100,7 @@ class LiveServer:
         self._pause = threading.Event()
         self._paused = threading.Event()
         self.recording: Recording | None = None
+        self._packed: PackedCaches | None = None  # the model's caches, while retakes use them packed
         self._grew = False
         self._take: _Take | None = None  # the block written last, while a retake may replace it
         self._install_unheard = False  # a late retake installed tensors: the next block is their first
@@ -116,7 +117,7 @@ class LiveServer:
         probe = BlockEngine(self.rig, block_size=o.block, compute_bends=False)
         self.engine = BlockEngine(self.rig, block_size=probe.block_size, compute_bends=False,
                                   dry_delay=model_delay(model, probe.block_size))
-        retake_off, rows = self._retakes_off_because()
+        retake_off, caches = self._retakes_off_because()
         warm_ms = self._warm_up()
         source = None
         if o.input_file is not None:
@@ -155,7 +156,7 @@ class LiveServer:
 
         self.rate = rate
         self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out,
-                                     retakes=not retake_off, checkpoint_rows=rows)
+                                     retakes=not retake_off, caches=caches)
         window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
         headroom = window - period
@@ -218,6 +219,7 @@ class LiveServer:
         if self._froze:
             gc.unfreeze()
             self._froze = False
+
         if getattr(self.rig, "telemetry", None) is self.telemetry:
             self.rig.telemetry = None
         return written
@@ -225,6 +227,9 @@ class LiveServer:
     def close(self) -> None:
         if self.shared is not None:
             self.shared.unlink()
+        if self._packed is not None:  # the model may serve elsewhere (another batch size) after this show
+            self._packed.unpack()
+            self._packed = None
 
     def __enter__(self) -> "LiveServer":
         return self.start()
@@ -246,17 +251,17 @@ class LiveServer:
         self.engine.stats = EngineStats()
         return float(np.max(times[2:]))
 
-    def _retakes_off_because(self) -> tuple[str, int | None]:
-        """Why retakes cannot run for this show ('' when they can), and the checkpoint's rows."""
+    def _retakes_off_because(self) -> tuple[str, list[torch.Tensor] | None]:
+        """Why retakes cannot run for this show ('' when they can), and the caches to checkpoint."""
         o = self.options
         if not o.retakes:
             return "switched off (--no-retakes)", None
         if o.reserve_ms is not None:
             return "late starts (--reserve) wait for knob moves instead", None
-        rows = checkpoint_rows(self.engine)
-        if rows is False:
+        caches, self._packed = pack_for_retakes(self.engine)
+        if caches is None:
             return "this model keeps streaming state outside its caches: a block cannot be computed twice", None
-        return "", rows
+        return "", caches
 
     def _prime(self) -> None:
         self._take = None

@@ -101,6 +101,7 @@ class Telemetry:
     def note_late_block(self, entry_s: float, take_s: float, after_s: float, late_frames: int) -> None:
         """Model thread: a block missed its deadline; where its time went (the last few are kept)."""
         self.late_blocks.append({"waited_ms": round(1000 * entry_s, 2), "take_ms": round(1000 * take_s, 2),
+                                 "model_ms": round(self.engine.stats.last_model_ms, 2),
                                  "after_ms": round(1000 * after_s, 2),
                                  "late_ms": round(1000 * late_frames / self.latency.rate, 2)})
 
