@@ -249,11 +249,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if web is not None:
+        if web is not None:  # it reads the server
             web.stop()
+        # The audio before MIDI: a JACK client leaving the graph can delay a cycle (the bench saw
+        # one joining do so), heard as a late block while the audio still plays.
+        written = server.stop()
         surfaces.stop()
         session.stop()
-        written = server.stop()
     for written_path in written:
         print(f"wrote {written_path}")
     snapshot = server.telemetry.snapshot()
