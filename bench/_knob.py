@@ -144,15 +144,25 @@ def control_surfaces(rig, address: str):
             surfaces.stop()
 
 
-def knob_to_sound(server: LiveServer, surfaces: ControlSurfaces, address: str, target: float,
+@contextmanager
+def midi_probe():
+    """The MIDI probe's JACK client, for the whole run."""
+    probe = MidiProbe()
+    try:
+        yield probe
+    finally:
+        probe.close()
+
+
+def knob_to_sound(server: LiveServer, surfaces: ControlSurfaces, midi: MidiProbe, address: str, target: float,
                   changes: int) -> dict[str, dict]:
-    """Per control (rig, midi, osc): median, p95 and max ms, target, device output latency, heard/sent."""
+    """Per control (rig, midi, osc): median, p95 and max ms, target, device output latency, heard/sent.
+    ``midi`` is opened before the server starts: a JACK client joining the graph mid-show can
+    delay a cycle (a late block, and latency growth, in the middle of the measurement)."""
     device_out_ms = 1e3 * server.latency.device_out
-    results = {"rig": summary(measure(server, RigProbe(server, address), changes), changes, device_out_ms, target)}
-    for name, make in (("midi", MidiProbe), ("osc", lambda: OscProbe(surfaces.osc.port, address))):
-        probe = make()
-        try:
-            results[name] = summary(measure(server, probe, changes), changes, device_out_ms, target)
-        finally:
-            probe.close()
-    return results
+    osc = OscProbe(surfaces.osc.port, address)
+    try:
+        return {name: summary(measure(server, probe, changes), changes, device_out_ms, target)
+                for name, probe in (("rig", RigProbe(server, address)), ("midi", midi), ("osc", osc))}
+    finally:
+        osc.close()

@@ -40,7 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._knob import control_surfaces, knob_to_sound  # noqa: E402
+from bench._knob import control_surfaces, knob_to_sound, midi_probe  # noqa: E402
 from bench._models import CACHE, REPO, full_v2  # noqa: E402
 from tests.stall_probe import StallProbe  # noqa: E402
 from performer.audio.checkpoint import StreamCheckpoint, pack_for_retakes  # noqa: E402
@@ -116,7 +116,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
             if delay > 0:
                 time.sleep(delay)
 
-    with control_surfaces(rig, f"#{conv.index}/0/factor") as surfaces, server:
+    with control_surfaces(rig, f"#{conv.index}/0/factor") as surfaces, midi_probe() as midi, server:
         time.sleep(1.0)
         mark = jack.log_mark()
         machine = StallProbe(soak_s)  # the machine's own stalls of a FIFO-80 thread meanwhile
@@ -130,7 +130,7 @@ def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None 
         # knob-to-sound, one change at a time, from each control
         block_ms = 1e3 * server.engine.block_size / server.engine.model.sample_rate
         target = block_ms + 1e3 * jack.period / jack.rate + 5.0
-        knob = knob_to_sound(server, surfaces, f"#{conv.index}/0/factor", target, changes=knob_changes)
+        knob = knob_to_sound(server, surfaces, midi, f"#{conv.index}/0/factor", target, changes=knob_changes)
         latency = server.latency
         late_start = server.telemetry.snapshot()["late_start"]
         retakes = server.telemetry.snapshot()["retakes"]
