@@ -22,22 +22,21 @@ import torch
 
 from performer.audio.engine import BlockEngine
 from performer.audio.resampler import StreamingResampler
-from performer.model.loader import CACHE_SUFFIXES
+from performer.model.loader import NNModel
 
 
-def live_caches(module: torch.jit.ScriptModule, rows: int | None = None) -> list[torch.Tensor]:
+def live_caches(model: NNModel, rows: int | None = None) -> list[torch.Tensor]:
     """The model's cache buffers; with ``rows``, views of that many leading (batch) rows of 3-D ones."""
-    caches = [b for name, b in module.named_buffers() if name.endswith(CACHE_SUFFIXES)]
-    return [b[:rows] if rows and b.dim() == 3 and b.shape[0] > rows else b for b in caches]
+    return [b[:rows] if rows and b.dim() == 3 and b.shape[0] > rows else b for b in model.caches()]
 
 
 class PackedCaches:
     """The model's caches (their live rows) re-pointed at views of one flat tensor per dtype (a
     phase accumulator may be float64), until ``unpack``."""
 
-    def __init__(self, module: torch.jit.ScriptModule, rows: int | None):
-        caches = [b for name, b in module.named_buffers() if name.endswith(CACHE_SUFFIXES)]
-        live = live_caches(module, rows)
+    def __init__(self, model: NNModel, rows: int | None):
+        caches = model.caches()
+        live = live_caches(model, rows)
         sizes: dict[torch.dtype, int] = {}
         for view in live:
             sizes[view.dtype] = sizes.get(view.dtype, 0) + view.numel()
@@ -74,7 +73,7 @@ class StreamCheckpoint:
         """``caches``: the tensors that hold the model's state (default: every cache, whole)."""
         self.engine = engine
         self.resampler = None if resampler is None or resampler.identity else resampler
-        self._live = live_caches(engine.model.module) if caches is None else caches
+        self._live = live_caches(engine.model) if caches is None else caches
         self._saved = [b.detach().clone() for b in self._live]
         self._values: tuple = ()
 
@@ -108,7 +107,7 @@ def checkpoint_rows(engine: BlockEngine) -> int | None | bool:
     row), or False when none does (state outside its caches)."""
     channels = max(engine.in_channels, engine.out_channels)
     for rows in (1, channels, None) if channels > 1 else (1, None):
-        if restores_exactly(engine, live_caches(engine.model.module, rows)):
+        if restores_exactly(engine, live_caches(engine.model, rows)):
             return rows
     return False
 
@@ -119,11 +118,11 @@ def pack_for_retakes(engine: BlockEngine) -> tuple[list[torch.Tensor] | None, Pa
     rows = checkpoint_rows(engine)
     if rows is False:
         return None, None
-    packed = PackedCaches(engine.model.module, rows)
+    packed = PackedCaches(engine.model, rows)
     if restores_exactly(engine, packed.flats):
         return packed.flats, packed
     packed.unpack()
-    return live_caches(engine.model.module, rows), None
+    return live_caches(engine.model, rows), None
 
 
 def restores_exactly(engine: BlockEngine, caches: list[torch.Tensor] | None = None, blocks: int = 3,

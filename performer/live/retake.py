@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from performer.live.schedule import due_in
+
 GUARD_S = 0.001  # a retake must be in the ring this long before the callback that reads it
 MARGIN_S = 0.001  # the reserve: FACTOR x the recent takes' 90th percentile + this
 FACTOR = 1.2
@@ -59,8 +61,8 @@ class Retakes:
 
     def due_in(self, queued: int, since_callback_s: float) -> float:
         """Seconds until the callback that reads a block whose first frame is ``queued`` frames past
-        the device's read position, ``since_callback_s`` after the last callback (a period per callback)."""
-        return (queued // self.period + 1) * self.period / self.rate - since_callback_s
+        the device's read position (live/schedule.py)."""
+        return due_in(queued, since_callback_s, self.period, self.rate)
 
     def start_in(self, queued: int, since_callback_s: float) -> float:
         """Seconds until a retake of that block should start (<= 0: now)."""

@@ -20,6 +20,13 @@ BACKOFF_S = 30.0
 TAIL_FACTOR, TAIL_MARGIN_S = 1.5, 0.002
 
 
+def due_in(queued: int, since_callback_s: float, period: int, rate: int) -> float:
+    """Seconds until the callback that reads the output frame ``queued`` frames past the device's
+    read position, ``since_callback_s`` after the last callback: the device reads a period per
+    callback. The one deadline that late starts, retakes and the margin telemetry all use."""
+    return (queued // period + 1) * period / rate - since_callback_s
+
+
 @dataclass
 class LateStart:
     rate: int
@@ -41,9 +48,8 @@ class LateStart:
         a period per callback."""
         if not self.active or now < self._until or queued < 0:
             return 0.0
-        due_in = (queued // self.period + 1) * self.period / self.rate - since_callback_s
         reserve = max(self.reserve_s, TAIL_FACTOR * slowest_s + TAIL_MARGIN_S)
-        return max(0.0, due_in - reserve)
+        return max(0.0, due_in(queued, since_callback_s, self.period, self.rate) - reserve)
 
     def note_late(self, now: float) -> None:
         """A block missed its deadline: start blocks at once for ``backoff_s``."""

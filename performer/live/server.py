@@ -117,7 +117,7 @@ class LiveServer:
         probe = BlockEngine(self.rig, block_size=o.block, compute_bends=False)
         self.engine = BlockEngine(self.rig, block_size=probe.block_size, compute_bends=False,
                                   dry_delay=model_delay(model, probe.block_size))
-        retake_off, caches = self._retakes_off_because()
+        retake_off, caches = self._prepare_retakes()
         warm_ms = self._warm_up()
         source = None
         if o.input_file is not None:
@@ -251,8 +251,9 @@ class LiveServer:
         self.engine.stats = EngineStats()
         return float(np.max(times[2:]))
 
-    def _retakes_off_because(self) -> tuple[str, list[torch.Tensor] | None]:
-        """Why retakes cannot run for this show ('' when they can), and the caches to checkpoint."""
+    def _prepare_retakes(self) -> tuple[str, list[torch.Tensor] | None]:
+        """Why retakes cannot run for this show ('' when they can), and the caches to checkpoint
+        (packed for the show where that restores exactly)."""
         o = self.options
         if not o.retakes:
             return "switched off (--no-retakes)", None
@@ -339,9 +340,9 @@ class LiveServer:
                     sink.push(frames)
                 if not out.shape[0]:
                     continue
-                beat = int(self.shared.header[HEARTBEAT_NS])  # before `read`: a callback in between errs low
+                since = self._since_callback()  # before `read`: a callback in between errs low
                 queued = self._out_pos - self.shared.output.read  # frames the device plays before this block
-                telemetry.note_margin(queued, beat)
+                telemetry.note_margin(queued, since)
                 if queued < 0:  # late: make room (the write below tells the late-start schedule)
                     telemetry.note_late_block(entry, take_s, time.perf_counter() - started - take_s, -queued)
                     queued += self._make_room(-queued)
@@ -367,14 +368,18 @@ class LiveServer:
         if self._take is not None:  # the last block's output is final now
             self._release(self._take)
 
+    def _since_callback(self) -> float:
+        """Seconds since the device's last callback (0 before the first)."""
+        beat = int(self.shared.header[HEARTBEAT_NS])
+        return (time.monotonic_ns() - beat) / 1e9 if beat else 0.0
+
     def _note_entry(self, extra: int) -> float:
         """Model thread: how long the block's input has been complete (s); ``extra`` frames arrived
         after it, a period per callback."""
-        beat = int(self.shared.header[HEARTBEAT_NS])
-        if not beat:
+        if not self.shared.header[HEARTBEAT_NS]:
             return 0.0
         period = self.latency.period
-        waited = (time.monotonic_ns() - beat) / 1e9 + extra // period * period / self.rate
+        waited = self._since_callback() + extra // period * period / self.rate
         self.telemetry.note_entry(waited)
         return waited
 
@@ -383,8 +388,7 @@ class LiveServer:
         start; then, if a knob moved since it was computed, compute it again and put the retake in
         its place if it is done in time (live/retake.py); else let the first take stand."""
         take, retakes, output = self._take, self.retakes, self.shared.output
-        beat = int(self.shared.header[HEARTBEAT_NS])
-        since = (time.monotonic_ns() - beat) / 1e9 if beat else 0.0
+        since = self._since_callback()
         wait = retakes.start_in(take.position - output.read, since)
         next_input_in = (self.pipeline.frames_needed() - self.input.available()) / self.rate - since
         if wait + retakes.reserve_s > next_input_in:  # never hold up the next block (a window longer than a block)
@@ -401,8 +405,9 @@ class LiveServer:
         out = self.pipeline.retake()
         retakes.note_take(time.perf_counter() - started)
         retakes.done += 1
-        beat, read = int(self.shared.header[HEARTBEAT_NS]), output.read
-        left = retakes.due_in(take.position - read, (time.monotonic_ns() - beat) / 1e9 if beat else 0.0)
+        since = self._since_callback()  # before `read`, as above
+        read = output.read
+        left = retakes.due_in(take.position - read, since)
         frames = take.out.shape[0]
         start = retakes.placement(take.position, frames, read, left) if out.shape == take.out.shape else None
         if start is None:
@@ -452,13 +457,12 @@ class LiveServer:
 
     def _start_late(self) -> None:
         """Model thread: wait until the block is due less the reserve (see live/schedule.py)."""
-        beat = int(self.shared.header[HEARTBEAT_NS])
-        if not beat or not self.schedule.active:
+        if not self.shared.header[HEARTBEAT_NS] or not self.schedule.active:
             return
-        now = time.monotonic_ns()
         recent = self.engine.stats.recent_ms
         slowest = max(recent) / 1000 if recent else 0.0
-        wait = self.schedule.delay(self._out_pos - self.shared.output.read, (now - beat) / 1e9, now / 1e9, slowest)
+        wait = self.schedule.delay(self._out_pos - self.shared.output.read, self._since_callback(),
+                                   time.monotonic(), slowest)
         if wait > 0.0002:
             time.sleep(wait)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from performer.audio.engine import BlockEngine
 from performer.live.retake import Retakes
-from performer.live.schedule import LateStart
+from performer.live.schedule import LateStart, due_in
 from performer.live.shared import (CALLBACK_GAP_MAX_NS, CALLBACK_MAX_NS, CALLBACKS, LATE_FRAMES, XRUNS,
                                    XRUNS_AFTER_WARMUP, SharedAudio)
 
@@ -80,16 +80,12 @@ class Telemetry:
     installs: deque = field(default_factory=lambda: deque(maxlen=4096))  # (perf time heard, blocks)
     started: float = field(default_factory=time.monotonic)
 
-    def note_margin(self, queued: int, last_callback_ns: int) -> None:
-        """Model thread: a block was written with ``queued`` frames still to play before it. Its
-        margin is the time until the callback that reads its first frame: the callback after the
-        one that takes the last queued frame (negative: late). The least margin shows how near
-        the show came to a dropout."""
-        rate, period = self.latency.rate, self.latency.period
-        if last_callback_ns:
-            margin = last_callback_ns / 1e9 + (queued + period) / rate - time.monotonic()
-        else:  # no callback yet
-            margin = (queued + period) / rate
+    def note_margin(self, queued: int, since_callback_s: float) -> None:
+        """Model thread: a block was written with ``queued`` frames still to play before it,
+        ``since_callback_s`` after the last callback. Its margin is the time until the callback that
+        reads its first frame (negative: late). The least margin shows how near the show came to a
+        dropout."""
+        margin = due_in(queued, since_callback_s, self.latency.period, self.latency.rate)
         if self.margin_min is None or margin < self.margin_min:
             self.margin_min = margin
 

@@ -113,13 +113,16 @@ class NNModel:
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def caches(self) -> list[torch.Tensor]:
+        """The streaming state: cached_conv's buffers. Looked up each time: a model may replace a
+        cache tensor (a new batch size)."""
+        return [b for name, b in self.module.named_buffers() if name.endswith(CACHE_SUFFIXES)]
+
     def reset_caches(self) -> None:
         """Zero the streaming state, so a run starts as if the model had heard silence."""
         with torch.no_grad():
-            # Looked up each time: a model may replace a cache tensor (a new batch size).
-            for name, buffer in self.module.named_buffers():
-                if name.endswith(CACHE_SUFFIXES):
-                    buffer.zero_()
+            for buffer in self.caches():
+                buffer.zero_()
 
     def run(self, method: str, x: torch.Tensor) -> torch.Tensor:
         """Call one nn~ method on ``x`` shaped ``[batch, channels, time]``."""

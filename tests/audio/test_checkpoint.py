@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import performer.audio.checkpoint as checkpoint_module
+import performer.model.loader as loader_module
 from performer.audio.checkpoint import PackedCaches, checkpoint_rows, live_caches, pack_for_retakes, restores_exactly
 from performer.audio.engine import BlockEngine
 from performer.live.pipeline import LivePipeline
@@ -29,11 +29,11 @@ def test_genuine_exports_keep_all_their_streaming_state_in_the_batch_rows_they_r
     # this export folds its two channels into the batch
     assert checkpoint_rows(engine_for(load_model(rave_export("v2_small_c8_stereo")))) == 2
     stereo = engine_for(load_model(rave_export("v2_small_c8_stereo")))
-    assert not restores_exactly(stereo, live_caches(stereo.model.module, rows=1))
+    assert not restores_exactly(stereo, live_caches(stereo.model, rows=1))
 
 
 def test_the_check_fails_when_the_caches_are_not_restored(small_model, monkeypatch):
-    monkeypatch.setattr(checkpoint_module, "CACHE_SUFFIXES", (".no-such-buffer",))
+    monkeypatch.setattr(loader_module, "CACHE_SUFFIXES", (".no-such-buffer",))
     assert checkpoint_rows(engine_for(small_model)) is False
 
 
@@ -49,14 +49,14 @@ def test_packed_caches_sound_the_same_and_save_as_one_tensor(small_model):
             out.append(engine.process_block(x))
         return np.concatenate(out, axis=1)
 
-    whole_caches = sum(b.numel() for b in live_caches(small_model.module))
+    whole_caches = sum(b.numel() for b in live_caches(small_model))
     plain = run()
     caches, packed = pack_for_retakes(engine)
     assert isinstance(packed, PackedCaches) and caches == packed.flats and len(caches) == 1
     assert caches[0].numel() * 32 < whole_caches  # one batch row of 64
     np.testing.assert_array_equal(run(), plain)
     packed.unpack()
-    assert sum(b.numel() for b in live_caches(small_model.module)) == whole_caches
+    assert sum(b.numel() for b in live_caches(small_model)) == whole_caches
     np.testing.assert_array_equal(run(), plain)
 
 
@@ -79,7 +79,7 @@ def run(rate: int, model, bend_before: int | None, retake: int | None = None, ke
     rig = Rig(model)
     engine = BlockEngine(rig, compute_bends=True)
     engine.reset(0)
-    pipeline = LivePipeline(engine, rate, 1, 1, retakes=True, caches=live_caches(model.module, 1))
+    pipeline = LivePipeline(engine, rate, 1, 1, retakes=True, caches=live_caches(model, 1))
     frames_in = [np.ascontiguousarray(np.interp(np.arange(round(engine.block_size * rate / model.sample_rate)),
                                                 np.arange(engine.block_size), b[:, 0]))[:, None].astype(np.float32)
                  for b in blocks(engine, 4)]
