@@ -348,7 +348,7 @@ class LiveServer:
                     queued += self._make_room(-queued)
                 if engine.stats.tensors_installed != installed or self._install_unheard:
                     self._install_unheard = False
-                    telemetry.note_install(time.perf_counter() + queued / rate + self.latency.device_out)
+                    telemetry.note_install(self._heard_at(self._out_pos))
                 try:
                     late = self.shared.output.write_at(self._out_pos, out)
                     if late:
@@ -372,6 +372,18 @@ class LiveServer:
         """Seconds since the device's last callback (0 before the first)."""
         beat = int(self.shared.header[HEARTBEAT_NS])
         return (time.monotonic_ns() - beat) / 1e9 if beat else 0.0
+
+    def _heard_at(self, position: int) -> float:
+        """Model thread: when (perf_counter) output frame ``position`` leaves the device: the
+        callback that reads it, plus the device's output latency."""
+        while True:  # a callback between reading the clock and the read position would err a period early
+            beat = int(self.shared.header[HEARTBEAT_NS])
+            queued = position - self.shared.output.read
+            now, now_ns = time.perf_counter(), time.monotonic_ns()
+            if int(self.shared.header[HEARTBEAT_NS]) == beat:
+                break
+        since = (now_ns - beat) / 1e9 if beat else 0.0
+        return now + self.retakes.due_in(queued, since) + self.latency.device_out
 
     def _note_entry(self, extra: int) -> float:
         """Model thread: how long the block's input has been complete (s); ``extra`` frames arrived
@@ -425,7 +437,7 @@ class LiveServer:
         if output.read > start:  # the device read some of it while it was written
             retakes.torn += 1
         if self.engine.stats.tensors_installed != installed:
-            self.telemetry.note_install(time.perf_counter() + (start - read) / self.rate + self.latency.device_out)
+            self.telemetry.note_install(self._heard_at(start))
         self._release(_Take(take.position, take.frames, out))
 
     def _release(self, take: "_Take") -> None:

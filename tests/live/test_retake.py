@@ -169,3 +169,26 @@ def test_retakes_can_be_switched_off(small_model, tmp_path):
         time.sleep(0.2)
         assert not server.pipeline.can_retake
         assert "--no-retakes" in server.retakes.describe()
+
+
+def test_a_block_is_noted_as_heard_at_the_callback_that_reads_its_first_frame():
+    """Knob-to-sound ends at the callback that hands the block to the device, plus the device's
+    output latency: frame ``read`` goes out at the next callback, a period after the last one."""
+    from performer.live.shared import HEARTBEAT_NS, OUT_READ, Layout, SharedAudio
+    from performer.live.telemetry import Latency
+
+    server = LiveServer.__new__(LiveServer)
+    server.shared = SharedAudio.create(Layout(1 << 12, 1, 1))
+    try:
+        server.retakes = retakes()
+        server.latency = Latency(rate=RATE, block=4 * PERIOD, headroom=2 * PERIOD, period=PERIOD, signal=0.0,
+                                 device_in=0.0, device_out=0.005)
+        server.shared.header[OUT_READ] = 10 * PERIOD
+        server.shared.header[HEARTBEAT_NS] = time.monotonic_ns() - 4_000_000  # the last callback, 4 ms ago
+        before = time.perf_counter()
+        heard = server._heard_at(12 * PERIOD)  # read by the third callback from now
+        after = time.perf_counter()
+    finally:
+        server.shared.unlink()
+    expected = 3 * PERIOD / RATE - 0.004 + 0.005
+    assert before + expected - 0.001 <= heard <= after + expected
