@@ -155,3 +155,35 @@ def test_with_late_starts_a_late_block_backs_off_instead_of_growing_latency(smal
         snap = server.telemetry.snapshot()
     assert snap["late_frames"] > 0 and snap["latency_grown_ms"] == 0
     assert snap["late_start"]["backoffs"] == 1
+
+
+def test_the_model_thread_warms_up_before_the_stream_starts_and_leaves_the_engine_fresh(small_model, tmp_path,
+                                                                                       monkeypatch):
+    """A thread's first model calls are slow (its allocator arena, thread-local state): the model
+    thread pays for them before the first callback, and the show starts from fresh state."""
+    import threading
+
+    from performer.audio.engine import BlockEngine
+    from performer.live import server as server_module
+    from performer.live.shared import CALLBACKS
+
+    sf.write(tmp_path / "in.wav", tone(1.0, 44100)[0], 44100)
+    server = LiveServer(Rig(small_model), ServeOptions(input_file=tmp_path / "in.wav",
+                                                       output_file=tmp_path / "out.wav"))
+    calls = []
+    process_block = BlockEngine.process_block
+
+    def noted(engine, block):
+        callbacks = -1 if server.shared is None else int(server.shared.header[CALLBACKS])  # -1: before the rings exist
+        calls.append((threading.current_thread().name, callbacks, engine.stats.blocks))
+        return process_block(engine, block)
+
+    monkeypatch.setattr(BlockEngine, "process_block", noted)
+    with server:
+        warm = [call for call in calls if call[0] == "performer-model"]
+        assert len(warm) == server_module.THREAD_WARMUP_BLOCKS  # done before start() returned
+        assert all(callbacks == 0 for _, callbacks, _ in warm)
+        assert server.engine.stats.blocks == 0 and server.engine.stats.tensors_installed == 0
+        time.sleep(0.3)
+    live = [blocks for name, callbacks, blocks in calls if name == "performer-model" and callbacks > 0]
+    assert live and live[0] == 0  # the first live block starts the count again
