@@ -121,6 +121,7 @@ class LiveServer:
                                   dry_delay=model_delay(model, probe.block_size))
         retake_off, caches = self._prepare_retakes()
         warm_ms = self._warm_up()
+        self._install_unheard = self.engine.stats.tensors_installed > 0  # bends published before the show
         source = None
         if o.input_file is not None:
             audio, rate = read_audio(o.input_file)
@@ -244,15 +245,18 @@ class LiveServer:
     def _warm_up(self, blocks: int = WARMUP_BLOCKS) -> float:
         """First calls of a TorchScript model are slow (profiling): pay that before the show, and
         measure a block's time for the headroom (ms, the slowest after the first two). Leaves the
-        engine as it was: fresh state, no stats."""
+        engine with fresh state and stats (but the count of tensors installed)."""
         silence = np.zeros((self.engine.in_channels, self.engine.block_size), dtype=np.float32)
         times = []
+        installed = self.engine.stats.tensors_installed
         for _ in range(blocks):
             started = time.perf_counter()
             self.engine.process_block(silence)
             times.append((time.perf_counter() - started) * 1000)
         self.engine.reset(self.options.seed)
-        self.engine.stats = EngineStats()
+        # Bends published meanwhile are in the model now: counted, and heard from the first block.
+        self.engine.stats = EngineStats(tensors_installed=self.engine.stats.tensors_installed)
+        self._install_unheard |= self.engine.stats.tensors_installed != installed
         return float(np.max(times[2:] or times))
 
     def _prepare_retakes(self) -> tuple[str, list[torch.Tensor] | None]:

@@ -187,3 +187,19 @@ def test_the_model_thread_warms_up_before_the_stream_starts_and_leaves_the_engin
         time.sleep(0.3)
     live = [blocks for name, callbacks, blocks in calls if name == "performer-model" and callbacks > 0]
     assert live and live[0] == 0  # the first live block starts the count again
+
+
+def test_a_bend_set_before_the_show_is_counted_and_noted_once_wherever_it_was_installed(small_model, tmp_path):
+    """Published before the show, the warm-up blocks install it (a bend worker publishing during
+    the model thread's warm-up does the same): still counted, and its first live block noted."""
+    sf.write(tmp_path / "in.wav", tone(1.0, 44100)[0], 44100)
+    rig = Rig(small_model)
+    conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
+    rig.set(f"#{conv.index}/0/transform", "invert")
+    rig.compute_pending()
+    server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav"))
+    with server:
+        time.sleep(0.5)
+        installed = server.engine.stats.tensors_installed
+        noted = len(server.telemetry.installs)
+    assert installed == 1 and noted == 1
