@@ -144,6 +144,14 @@ def _learn_in_turn(surfaces, addresses: list[str], stop: threading.Event) -> Non
                   + (f" ({control.mode}, {control.encoding})" if control.mode == "relative" else ""), flush=True)
 
 
+def _stop_all(web, surfaces, session) -> None:
+    """What serve started before the audio, when the audio does not start."""
+    if web is not None:
+        web.stop()
+    surfaces.stop()
+    session.stop()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from performer.live.device_link import DeviceError
     from performer.live.server import LiveServer, ServeOptions
@@ -188,19 +196,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         started_lines = session.start() + surfaces.start()
     except Exception as exc:  # scenes and control surfaces never take the audio down
         report(f"scenes, MIDI or OSC failed to start: {exc}")
-    if not args.no_web:
-        import performer.web.server  # noqa: F401
     server = LiveServer(rig, options)
+    # The dashboard starts before the audio too: its start is ~80 ms of Python holding the GIL,
+    # which would otherwise land on the first blocks' deadlines.
+    web, web_error = None, None
+    if not args.no_web:
+        from performer.web.context import WebContext
+        from performer.web.server import WebServer, needs_token, new_token
+
+        token = args.web_token or (new_token() if needs_token(args.web_host) else None)
+        try:
+            web = WebServer(WebContext(rig, live=server, surfaces=surfaces, session=session, token=token),
+                            host=args.web_host, port=args.web_port).start()
+        except PerformerError as exc:  # the dashboard never takes the audio down either
+            web_error = exc
     try:
         server.start()
     except DeviceError as exc:
-        surfaces.stop()
-        session.stop()
+        _stop_all(web, surfaces, session)
         found = format_devices(exc.devices) if exc.devices else "  (no audio devices found)"
         raise PerformerError(f"no usable audio device: {exc}\nfound:\n{found}\n{NO_DEVICE_HINT}") from None
     except BaseException:
-        surfaces.stop()
-        session.stop()
+        _stop_all(web, surfaces, session)
         raise
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -219,19 +236,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(restored, flush=True)
     for line in started_lines:
         print(line, flush=True)
-    web = None
-    if not args.no_web:
-        from performer.web.context import WebContext
-        from performer.web.server import WebServer, needs_token, new_token
-
-        token = args.web_token or (new_token() if needs_token(args.web_host) else None)
-        try:
-            web = WebServer(WebContext(rig, live=server, surfaces=surfaces, session=session, token=token),
-                            host=args.web_host, port=args.web_port).start()
-            print(f"web: {web.url()}", flush=True)
-        except PerformerError as exc:  # the dashboard never takes the audio down either
-            report(f"dashboard off: {exc}")
-            web = None
+    if web is not None:
+        print(f"web: {web.url()}", flush=True)
+    elif web_error is not None:
+        report(f"dashboard off: {web_error}")
     if args.learn:
         threading.Thread(target=_learn_in_turn, args=(surfaces, args.learn, stop), daemon=True).start()
     print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)

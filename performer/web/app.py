@@ -174,6 +174,8 @@ def create_app(context: WebContext) -> FastAPI:
         live = context.live
         if live is None:
             raise HTTPException(409, "no live engine in this server")
+        if getattr(live, "telemetry", None) is None:  # the dashboard starts before the audio
+            raise HTTPException(409, "the live engine is still starting: try again in a moment")
         if name == "device":
             live.switch_input(None)
         elif name in EXAMPLES:
