@@ -121,7 +121,6 @@ class LiveServer:
                                   dry_delay=model_delay(model, probe.block_size))
         retake_off, caches = self._prepare_retakes()
         warm_ms = self._warm_up()
-        self._install_unheard = self.engine.stats.tensors_installed > 0  # bends published before the show
         source = None
         if o.input_file is not None:
             audio, rate = read_audio(o.input_file)
@@ -248,15 +247,13 @@ class LiveServer:
         engine with fresh state and stats (but the count of tensors installed)."""
         silence = np.zeros((self.engine.in_channels, self.engine.block_size), dtype=np.float32)
         times = []
-        installed = self.engine.stats.tensors_installed
         for _ in range(blocks):
             started = time.perf_counter()
             self.engine.process_block(silence)
             times.append((time.perf_counter() - started) * 1000)
         self.engine.reset(self.options.seed)
-        # Bends published meanwhile are in the model now: counted, and heard from the first block.
+        # Bends published meanwhile are in the model now: still counted.
         self.engine.stats = EngineStats(tensors_installed=self.engine.stats.tensors_installed)
-        self._install_unheard |= self.engine.stats.tensors_installed != installed
         return float(np.max(times[2:] or times))
 
     def _prepare_retakes(self) -> tuple[str, list[torch.Tensor] | None]:
@@ -321,6 +318,7 @@ class LiveServer:
             log.exception("warming up the model thread failed")
         finally:
             self._model_ready.set()
+        self._install_unheard = engine.stats.tensors_installed > 0  # bends installed before the show: heard in block 1
         while not self._stop.is_set():
             if self._input_request is not None:
                 self._apply_input_request()
@@ -357,8 +355,8 @@ class LiveServer:
                     sink.push(frames)
                 if not out.shape[0]:
                     continue
-                since = self._since_callback()  # before `read`: a callback in between errs low
-                queued = self._out_pos - self.shared.output.read  # frames the device plays before this block
+                read, since = self._device_clock()
+                queued = self._out_pos - read  # frames the device plays before this block
                 telemetry.note_margin(queued, since)
                 if queued < 0:  # late: make room (the write below tells the late-start schedule)
                     telemetry.note_late_block(entry, take_s, time.perf_counter() - started - take_s, -queued)
@@ -390,17 +388,22 @@ class LiveServer:
         beat = int(self.shared.header[HEARTBEAT_NS])
         return (time.monotonic_ns() - beat) / 1e9 if beat else 0.0
 
+    def _device_clock(self) -> tuple[int, float]:
+        """Model thread: the device's output read position and the seconds since its last callback,
+        read together (a callback between the two reads would put every deadline a period off)."""
+        header = self.shared.header
+        while True:
+            beat = int(header[HEARTBEAT_NS])
+            read = self.shared.output.read
+            now_ns = time.monotonic_ns()
+            if int(header[HEARTBEAT_NS]) == beat:
+                return read, ((now_ns - beat) / 1e9 if beat else 0.0)
+
     def _heard_at(self, position: int) -> float:
         """Model thread: when (perf_counter) output frame ``position`` leaves the device: the
         callback that reads it, plus the device's output latency."""
-        while True:  # a callback between reading the clock and the read position would err a period early
-            beat = int(self.shared.header[HEARTBEAT_NS])
-            queued = position - self.shared.output.read
-            now, now_ns = time.perf_counter(), time.monotonic_ns()
-            if int(self.shared.header[HEARTBEAT_NS]) == beat:
-                break
-        since = (now_ns - beat) / 1e9 if beat else 0.0
-        return now + self.retakes.due_in(queued, since) + self.latency.device_out
+        read, since = self._device_clock()
+        return time.perf_counter() + self.retakes.due_in(position - read, since) + self.latency.device_out
 
     def _note_entry(self, extra: int) -> float:
         """Model thread: how long the block's input has been complete (s); ``extra`` frames arrived
@@ -417,8 +420,8 @@ class LiveServer:
         start; then, if a knob moved since it was computed, compute it again and put the retake in
         its place if it is done in time (live/retake.py); else let the first take stand."""
         take, retakes, output = self._take, self.retakes, self.shared.output
-        since = self._since_callback()
-        wait = retakes.start_in(take.position - output.read, since)
+        read, since = self._device_clock()
+        wait = retakes.start_in(take.position - read, since)
         next_input_in = (self.pipeline.frames_needed() - self.input.available()) / self.rate - since
         if wait + retakes.reserve_s > next_input_in:  # never hold up the next block (a window longer than a block)
             self._release(take)
@@ -434,8 +437,7 @@ class LiveServer:
         out = self.pipeline.retake()
         retakes.note_take(time.perf_counter() - started)
         retakes.done += 1
-        since = self._since_callback()  # before `read`, as above
-        read = output.read
+        read, since = self._device_clock()
         left = retakes.due_in(take.position - read, since)
         frames = take.out.shape[0]
         start = retakes.placement(take.position, frames, read, left) if out.shape == take.out.shape else None
@@ -490,8 +492,8 @@ class LiveServer:
             return
         recent = self.engine.stats.recent_ms
         slowest = max(recent) / 1000 if recent else 0.0
-        wait = self.schedule.delay(self._out_pos - self.shared.output.read, self._since_callback(),
-                                   time.monotonic(), slowest)
+        read, since = self._device_clock()
+        wait = self.schedule.delay(self._out_pos - read, since, time.monotonic(), slowest)
         if wait > 0.0002:
             time.sleep(wait)
 
