@@ -114,6 +114,17 @@ class FrameRing:
             # the writer lapped us while we copied: those frames may be torn, skip past them
             self.counters[self.READ] = read
 
+    def scale_at(self, frame: int, gains: np.ndarray) -> None:
+        """Multiply the written, unread frames among ``frame``.. ``frame + len(gains)`` by ``gains``
+        (one per frame); frames outside that are left alone. Model thread (a fade of what is queued)."""
+        read, written = int(self.counters[self.READ]), int(self.counters[self.WRITTEN])
+        lo, hi = max(frame, read), min(frame + gains.shape[0], written)
+        while lo < hi:  # one pass unless the range wraps
+            pos = lo % self.capacity
+            n = min(hi - lo, self.capacity - pos)
+            self.data[pos:pos + n] *= gains[lo - frame:lo - frame + n, None]
+            lo += n
+
     def write_at(self, frame: int, frames: np.ndarray) -> int:
         """Write ``frames`` as absolute frames ``frame``.. of a reader-clocked ring. Frames the
         reader has already passed are dropped (returned count); ``written`` advances to the end."""

@@ -257,6 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        server.fade_out()  # the show ends here: what stopping costs stays out of the summary
         if web is not None:  # it reads the server
             web.stop()
         # The audio before MIDI: a JACK client leaving the graph can delay a cycle (the bench saw
@@ -266,7 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         session.stop()
     for written_path in written:
         print(f"wrote {written_path}")
-    snapshot = server.telemetry.snapshot()
+    snapshot = server.show or server.telemetry.snapshot()
     print(f"stopped after {snapshot['uptime_s']:.1f} s: {snapshot['blocks']} blocks, "
           f"xruns {snapshot['xruns_after_warmup']}, late frames {snapshot['late_frames']}, "
           f"guard {snapshot['guard_events']}, model errors {snapshot['model_errors']}")

@@ -54,6 +54,7 @@ MAX_GROWTH_PERIODS = 4  # a late block adds a period of latency, up to this many
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
 GIL_SWITCH_S = 0.0005  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
+FADE_S = 0.05  # at stop the output fades to silence over this: a cut is a click through the PA
 
 
 def default_record_dir() -> Path:
@@ -101,6 +102,11 @@ class LiveServer:
         self._pause = threading.Event()
         self._paused = threading.Event()
         self._model_ready = threading.Event()
+        self._fade_request = threading.Event()
+        self._faded = threading.Event()
+        self._fade_at: int | None = None  # output frame where the fade-out starts, once it has
+        self._fade_end = 0
+        self.show: dict | None = None  # telemetry when the fade-out was heard: the show without its shutdown
         self.recording: Recording | None = None
         self._packed: PackedCaches | None = None  # the model's caches, while retakes use them packed
         self._grew = False
@@ -205,8 +211,27 @@ class LiveServer:
         self.telemetry.device_state = "running"
         return self
 
+    def fade_out(self, timeout_s: float = 1.0) -> dict | None:
+        """End the show: fade the output to silence over FADE_S, wait until the device has played
+        the fade, and keep the telemetry of that moment in ``show`` (returned), so a summary leaves
+        out what stopping costs (a dashboard's shutdown holding the GIL, the model thread ending
+        while the device still plays). Any thread but the model's; once per show (``stop`` calls
+        it too); no fade when the audio is not running."""
+        if self.show is not None or self.telemetry is None:
+            return self.show
+        if self._threads and not self._pause.is_set() and self.telemetry.device_state == "running":
+            self._fade_request.set()
+            deadline = time.monotonic() + timeout_s
+            if self._faded.wait(timeout_s):
+                while self.shared.output.read < self._fade_end and time.monotonic() < deadline:
+                    time.sleep(0.002)
+                time.sleep(self.latency.device_out)  # and out of the device's own buffer
+        self.show = self.telemetry.snapshot()
+        return self.show
+
     def stop(self) -> list[Path]:
-        """Stop everything; returns the files written (output file, recordings)."""
+        """Fade out, then stop everything; returns the files written (output file, recordings)."""
+        self.fade_out()
         if self._threads:  # started: the listener was added
             self.rig.remove_listener(self._on_change)
         written = self.recording.stop() if self.recording is not None else []
@@ -322,6 +347,13 @@ class LiveServer:
         while not self._stop.is_set():
             if self._input_request is not None:
                 self._apply_input_request()
+            if self._fade_request.is_set():
+                if self._fade_at is None:
+                    self._begin_fade()
+                if self._out_pos >= self._fade_end:  # all of the fade is in the ring: the show is over
+                    self._faded.set()
+                    time.sleep(0.005)
+                    continue
             if self._pause.is_set():
                 if self._take is not None:
                     self._release(self._take)
@@ -364,8 +396,12 @@ class LiveServer:
                 if engine.stats.tensors_installed != installed or self._install_unheard:
                     self._install_unheard = False
                     telemetry.note_install(self._heard_at(self._out_pos))
+                heard = out
+                if self._fade_at is not None:  # the device fades out; files and recordings keep the block
+                    fade = self._fade_end - self._fade_at
+                    heard = out * fade_gains(self._out_pos - self._fade_at, out.shape[0], fade)[:, None]
                 try:
-                    late = self.shared.output.write_at(self._out_pos, out)
+                    late = self.shared.output.write_at(self._out_pos, heard)
                     if late:
                         telemetry.late_written += late
                         self.schedule.note_late(time.monotonic())
@@ -373,7 +409,7 @@ class LiveServer:
                     pass
                 take = _Take(self._out_pos, frames, out)
                 self._out_pos += out.shape[0]
-                if self.pipeline.can_retake and queued >= 0 and self.retakes.worth_trying():
+                if self.pipeline.can_retake and queued >= 0 and self.retakes.worth_trying() and self._fade_at is None:
                     self._take = take  # sinks get it once it is final
                 else:
                     self._release(take)
@@ -382,6 +418,18 @@ class LiveServer:
                 time.sleep(0.01)
         if self._take is not None:  # the last block's output is final now
             self._release(self._take)
+
+    def _begin_fade(self) -> None:
+        """Model thread: fade the output out from the callback after next on (the next one may be
+        reading now): what is queued is faded in the ring, blocks written after it as they come."""
+        if self._take is not None:  # no retakes from here on
+            self._release(self._take)
+        read, _ = self._device_clock()
+        self._fade_at = read + self.latency.period
+        self._fade_end = self._fade_at + max(1, round(FADE_S * self.rate))
+        queued = self._out_pos - self._fade_at
+        if queued > 0:
+            self.shared.output.scale_at(self._fade_at, fade_gains(0, queued, self._fade_end - self._fade_at))
 
     def _since_callback(self) -> float:
         """Seconds since the device's last callback (0 before the first)."""
@@ -567,6 +615,14 @@ class _Take:
     position: int  # output frame of the block's first sample
     frames: np.ndarray  # the device input it was computed from
     out: np.ndarray
+
+
+def fade_gains(offset: int, frames: int, length: int) -> np.ndarray:
+    """Gains [frames] for the frames ``offset``.. of a fade-out ``length`` frames long: 1 before
+    it, a raised cosine down, 0 after."""
+    position = np.arange(offset, offset + frames, dtype=np.float64)
+    gains = 0.5 + 0.5 * np.cos(np.pi * np.clip((position + 0.5) / length, 0.0, 1.0))
+    return gains.astype(np.float32)
 
 
 def _raise_thread_priority(nice: int) -> str:

@@ -58,3 +58,16 @@ def test_channel_view_shares_counters():
 def test_rejects_channel_major_buffers():
     with pytest.raises(ValueError, match="frames, channels"):
         FrameRing(np.zeros((4, 8), np.float32).T, np.zeros(2, np.int64))
+
+
+def test_scale_at_touches_only_written_unread_frames_across_the_wrap():
+    ring = FrameRing.allocate(8, 2)
+    ring.reset(written=6)
+    out = np.empty((4, 2), np.float32)
+    ring.pull_clocked(out)  # read 4
+    ring.write_at(6, frames(1, 5))  # frames 6..10 hold 1..5, wrapping at 8
+    ring.scale_at(2, np.full(12, 0.5, np.float32))  # 2..13: read has passed 2, 3; 11.. not written
+    assert ring.written == 11 and ring.read == 4
+    played = np.empty((7, 2), np.float32)
+    assert ring.pull_clocked(played) == 0
+    assert np.array_equal(played[:, 1], [0, 0, 0.5, 1, 1.5, 2, 2.5])

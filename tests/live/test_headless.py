@@ -203,3 +203,27 @@ def test_a_bend_set_before_the_show_is_counted_and_noted_once_wherever_it_was_in
         installed = server.engine.stats.tensors_installed
         noted = len(server.telemetry.installs)
     assert installed == 1 and noted == 1
+
+
+def test_stopping_fades_the_output_out_and_the_show_summary_leaves_the_shutdown_out(small_model, tmp_path):
+    rate = 44100
+    t = np.arange(3 * rate) / rate
+    sf.write(tmp_path / "in.wav", (0.5 * np.sin(2 * np.pi * 441 * t)).astype(np.float32), rate)
+    rig = Rig(small_model)
+    rig.set("bypass", 1)  # the dry path: a steady sine, so the fade is all that changes
+    server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav"))
+    with server:
+        time.sleep(0.6)
+        show = server.fade_out()
+        assert server.fade_out() is show  # once per show
+        ring, start, end, written = server.shared.output, server._fade_at, server._fade_end, server._out_pos
+        played = ring.data[np.arange(start - 2048, written) % ring.capacity, 0].copy()
+        time.sleep(0.2)  # the model thread writes nothing more: the device reads silence, counted as late
+        after = server.telemetry.snapshot()
+    before, fade, tail = played[:2048], played[2048:2048 + end - start], played[2048 + end - start:]
+    assert np.abs(before).max() > 0.45 and written > end and not tail.any()
+    quarter = fade.size // 4
+    assert np.abs(fade[:quarter]).max() > 0.4 and np.abs(fade[-quarter:]).max() < 0.1
+    assert np.abs(np.diff(played)).max() < 2 * np.pi * 441 / rate * 0.5 * 1.05  # no step anywhere: no click
+    assert end - start == round(0.05 * rate)
+    assert show["late_frames"] == 0 and after["late_frames"] > 0 and server.show is show

@@ -159,6 +159,26 @@ def test_no_xruns_with_a_bend_every_10ms_for_20s(jack_server, small_model_path):
     assert snap["model_errors"] == 0 and snap["guard_events"] == 0
 
 
+def test_stopping_fades_the_device_output_to_silence_without_a_step(jack_server, small_model_path):
+    rate = jack_server.rate
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(4 * rate) / rate)
+    server = _serve(small_model_path)
+    server.rig.set("bypass", 1)  # the dry tone: steady, so the fade is all that changes
+    with server, JackProbe(jack_server, tone, 3.0) as tester:
+        time.sleep(2.0)
+        show = server.fade_out()
+        time.sleep(1.0)
+    heard = tester.recorded[:3 * rate]
+    loud, sounding = np.flatnonzero(np.abs(heard) > 0.2), np.flatnonzero(heard)
+    assert loud.size and rate < loud[-1] < 2.5 * rate, "the tone did not play until the fade"
+    last_loud, silent_from = int(loud[-1]), int(sounding[-1]) + 1
+    assert silent_from - last_loud < 0.05 * rate  # a 50 ms raised cosine: under 0.2 for its last 35 ms
+    assert heard.size - silent_from > 0.3 * rate  # then silence
+    around = heard[last_loud - rate // 10:silent_from + 64]
+    assert np.abs(np.diff(around)).max() < 2 * np.pi * 220 / rate * 0.3 * 1.05  # no step: no click
+    assert show["state"] == "running" and show["late_frames"] == 0, show
+
+
 def test_clean_shutdown_leaves_no_threads_ports_or_files(jack_server, small_model_path):
     before = set(threading.enumerate())
     server = _serve(small_model_path)
