@@ -51,7 +51,7 @@ from performer.rig import Rig  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 
 PERIOD = 256
-RETAKE_COUNTS = ("done", "kept", "spliced", "late", "torn")
+RETAKE_COUNTS = ("done", "kept", "spliced", "late", "torn", "on_demand")
 
 
 def model_path(name: str) -> Path:
@@ -98,11 +98,13 @@ def overhead(path: Path, blocks: int = 200) -> dict:
 
 
 def live(path: Path, soak_s: float, jack: JackServer, headroom_ms: float | None = None,
-         knob_changes: int = 40, reserve_ms: float | None = None, retakes: bool = True) -> dict:
+         knob_changes: int = 40, reserve_ms: float | None = None, retakes: bool = True,
+         splice_knobs: bool = False) -> dict:
     rig = Rig(load_model(path))
     conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
     rig.set(f"#{conv.index}/0/transform", "scale")
-    server = LiveServer(rig, ServeOptions(headroom_ms=headroom_ms, reserve_ms=reserve_ms, retakes=retakes))
+    server = LiveServer(rig, ServeOptions(headroom_ms=headroom_ms, reserve_ms=reserve_ms, retakes=retakes,
+                                          splice_knobs=splice_knobs))
     stop = threading.Event()
     changes = [0]
 
@@ -162,6 +164,7 @@ def main() -> None:
     parser.add_argument("--headroom", type=float, metavar="MS", help="the model's window per block (serve --headroom)")
     parser.add_argument("--reserve", type=float, metavar="MS", help="blocks start this long before due (serve --reserve)")
     parser.add_argument("--no-retakes", dest="retakes", action="store_false", help="serve --no-retakes")
+    parser.add_argument("--splice-knobs", action="store_true", help="serve --splice-knobs")
     parser.add_argument("--changes", type=int, default=40, metavar="N", help="knob-to-sound changes per control")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -176,7 +179,8 @@ def main() -> None:
         for name in args.models.split(","):
             path = Path(name) if name.endswith(".ts") else model_path(name)
             results[name] = {"overhead": overhead(path), "live": live(path, args.soak, jack, args.headroom,
-                                                                      args.changes, args.reserve, args.retakes)}
+                                                                      args.changes, args.reserve, args.retakes,
+                                                                      args.splice_knobs)}
             if not args.json:
                 o, lv = results[name]["overhead"], results[name]["live"]
                 k = lv["knob_to_sound_ms"]
@@ -190,7 +194,7 @@ def main() -> None:
                       f"callback max {lv['callback_us']['max']} us, longest gap {lv['callback_us']['gap_max']} us, "
                       f"machine stalls (FIFO-80 probe) max {lv['machine']['max_us']} us, "
                       f"{lv['machine']['stalls_over_half_period']} over half a period | latency {lv['latency_ms']} ms, window {lv['window_ms']} ms, reserve "
-                      f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | retakes done/kept/spliced/late/torn "
+                      f"{lv['reserve_ms']} ms (late-start back-offs {lv['backoffs']}) | retakes done/kept/spliced/late/torn/on demand "
                       f"in the soak {'/'.join(str(lv['soak_retakes'][k]) for k in RETAKE_COUNTS)}, "
                       f"in all {'/'.join(str(lv['retakes'][k]) for k in RETAKE_COUNTS)}, "
                       f"reserve {lv['retakes']['reserve_ms']} ms | knob-to-sound "

@@ -47,6 +47,10 @@ def add_parsers(sub, bend_type) -> None:
     serve.add_argument("--no-retakes", dest="retakes", action="store_false",
                        help="do not compute a block a second time when a knob moves after it was computed (by "
                             "default a block is computed again just before it is due, and played if done in time)")
+    serve.add_argument("--splice-knobs", action="store_true",
+                       help="hear a knob moved while a block plays in that block, spliced in from the next callback "
+                            "but one (crossfaded), instead of from the next block: ~25 ms instead of up to a block "
+                            "+ the retake reserve; up to one more model call per block while knobs move")
     serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
     serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
                        help="set an address at start, e.g. '#3/0/transform=invert'; repeatable")
@@ -175,7 +179,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(input_device=args.input_device, output_device=args.output_device,
                            input_file=args.input_file, output_file=args.output_file, in_channels=args.in_channels,
                            out_channels=args.out_channels, samplerate=args.rate, period=args.period, block=args.block,
-                           headroom_ms=args.headroom, reserve_ms=args.reserve, retakes=args.retakes, threads=args.threads, record_input=args.record_input,
+                           headroom_ms=args.headroom, reserve_ms=args.reserve, retakes=args.retakes,
+                           splice_knobs=args.splice_knobs, threads=args.threads, record_input=args.record_input,
                            client_name=args.client_name, report=report)
     if args.record_dir:
         options.record_dir = args.record_dir

@@ -15,6 +15,13 @@ with no such room left is dropped, and the state the early take left is put back
 is heard a block later, and nothing is lost. The cost: a state save per block, and a second model
 call for each block during which a knob moved.
 
+With ``splice_knobs`` (``serve --splice-knobs``, off by default) a block stays open after its
+retake until the next block is due to start: a knob moved meanwhile is computed into it at once
+(SPLICES_PER_BLOCK at most, a model call each) and spliced in from the callback after next, so a
+lone knob move is heard about a take and two periods after it (~25 ms), not up to a block + the
+reserve. The price: the change comes mid-block (crossfaded like a late retake) instead of at a
+block boundary, and a knob moving all the time costs up to three model calls per block.
+
 The reserve follows the model thread's recent time per take: FACTOR x the 90th percentile of the
 last RECENT takes + MARGIN_S. Every ms of it is a ms on the worst knob-to-sound (a knob moved just
 after a retake started waits a block + the reserve), and a late retake is only spliced in a
@@ -36,6 +43,7 @@ MARGIN_S = 0.001  # the reserve: FACTOR x the recent takes' 90th percentile + th
 FACTOR = 1.2
 RECENT = 32  # takes (one or two a block: under a second)
 XFADE = 128  # frames over which a late retake takes over from the early take
+SPLICES_PER_BLOCK = 1  # knob moves spliced into a block that is queued or playing (splice_knobs)
 
 
 @dataclass
@@ -45,11 +53,14 @@ class Retakes:
     window: int  # device frames between a block's last input callback and its first output callback
     enabled: bool = True
     reason: str = ""  # why they are off, when they are
+    splice_knobs: bool = False  # a block stays open for knob moves until the next one starts
+    splices_per_block: int = SPLICES_PER_BLOCK
     done: int = 0  # retakes computed
     kept: int = 0  # ... and in the ring whole, in time
     spliced: int = 0  # ... and in from a later callback on, crossfaded
     late: int = 0  # ... and dropped: the device had read (nearly) all of the block
     torn: int = 0  # the device read frames of a retake's region while it was being written
+    on_demand: int = 0  # retakes for a knob moved after the block's retake (splice_knobs)
     reserve_s: float = MARGIN_S
     _recent: deque = field(default_factory=lambda: deque(maxlen=RECENT), repr=False)
 
@@ -85,12 +96,16 @@ class Retakes:
     def describe(self) -> str:
         if not self.enabled:
             return f"no retakes: {self.reason}"
+        if self.splice_knobs:
+            return ("retakes: a knob moved while a block is queued or plays is spliced into it, crossfaded "
+                    f"(--splice-knobs; reserve {1000 * self.reserve_s:.1f} ms)")
         return (f"retakes: a knob moved up to about {1000 * self.reserve_s:.1f} ms before a block is due is heard "
-                f"in it (--no-retakes: off)")
+                f"in it (--no-retakes: off; --splice-knobs: also later, mid-block)")
 
     def snapshot(self) -> dict:
         return {"enabled": self.enabled, "reason": self.reason, "reserve_ms": round(1000 * self.reserve_s, 1),
-                "done": self.done, "kept": self.kept, "spliced": self.spliced, "late": self.late, "torn": self.torn}
+                "done": self.done, "kept": self.kept, "spliced": self.spliced, "late": self.late, "torn": self.torn,
+                "splice_knobs": self.splice_knobs, "on_demand": self.on_demand}
 
 
 def splice(first: np.ndarray, retake: np.ndarray, at: int) -> np.ndarray:

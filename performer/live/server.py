@@ -53,6 +53,7 @@ MODEL_THREAD_NICE = -10  # ahead of control threads and other programs, behind t
 MAX_GROWTH_PERIODS = 4  # a late block adds a period of latency, up to this many (see _make_room)
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
+SPLICE_POLL_S = 0.001  # with spliced knobs, how often the model thread looks for a knob move while a block plays
 GIL_SWITCH_S = 0.0005  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
 FADE_S = 0.05  # at stop the output fades to silence over this: a cut is a click through the PA
 
@@ -75,6 +76,7 @@ class ServeOptions:
     headroom_ms: float | None = None  # None = from the measured model time
     reserve_ms: float | None = None   # blocks start this long before due; None = as soon as their input is in
     retakes: bool = True              # compute a block again when a knob moved before it is due
+    splice_knobs: bool = False        # ... and while it plays, spliced in mid-block (live/retake.py)
     threads: int = 1
     record_dir: Path = field(default_factory=default_record_dir)
     record_input: bool = False
@@ -169,7 +171,8 @@ class LiveServer:
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
         headroom = window - period
         self.schedule = LateStart(rate, period, window, None if o.reserve_ms is None else o.reserve_ms / 1000.0)
-        self.retakes = Retakes(rate, period, window, enabled=not retake_off, reason=retake_off)
+        self.retakes = Retakes(rate, period, window, enabled=not retake_off, reason=retake_off,
+                               splice_knobs=o.splice_knobs and not retake_off)
         self.retakes.note_take(warm_ms / 1000)
         self.latency = Latency(rate=rate, block=self.pipeline.block_device_frames, headroom=headroom, period=period,
                                signal=self.pipeline.signal_delay, device_in=float(device_latency[0]),
@@ -466,25 +469,48 @@ class LiveServer:
     def _follow_take(self) -> None:
         """Model thread: the block written last is due soon. Wait until its retake would have to
         start; then, if a knob moved since it was computed, compute it again and put the retake in
-        its place if it is done in time (live/retake.py); else let the first take stand."""
-        take, retakes, output = self._take, self.retakes, self.shared.output
+        its place if it is done in time (live/retake.py); else let the first take stand. With
+        ``splice_knobs`` the block stays open after that: a knob moved while it is queued or
+        playing is computed into it at once and spliced in mid-block, until the next block is due
+        to start."""
+        take, retakes = self._take, self.retakes
         read, since = self._device_clock()
-        wait = retakes.start_in(take.position - read, since)
         next_input_in = (self.pipeline.frames_needed() - self.input.available()) / self.rate - since
+        knob_moved = self.rig.bank.has_pending or self.rig.audio is not self.engine.last_params
+        if take.retaken:  # spliced knobs: open until the next block needs the model thread
+            read_when_done = read + round(retakes.reserve_s * self.rate)
+            if (retakes.reserve_s > next_input_in or take.spliced >= retakes.splices_per_block
+                    or retakes.placement(take.position, take.out.shape[0], read_when_done, 0.0) is None):
+                self._release(take)
+            elif knob_moved:
+                self._retake(take, spliced_knob=True)
+            else:
+                time.sleep(SPLICE_POLL_S)
+            return
+        wait = retakes.start_in(take.position - read, since)
         if wait + retakes.reserve_s > next_input_in:  # never hold up the next block (a window longer than a block)
             self._release(take)
             return
         if wait > 0.0002:
             time.sleep(min(wait, 0.005))  # then look again: the stop flag, the device clock
             return
-        if not (self.rig.bank.has_pending or self.rig.audio is not self.engine.last_params):
+        if knob_moved:
+            self._retake(take)
+        elif retakes.splice_knobs:
+            self._take = _Take(take.position, take.frames, take.out, retaken=True)
+        else:
             self._release(take)
-            return
+
+    def _retake(self, take: "_Take", spliced_knob: bool = False) -> None:
+        """Model thread: compute ``take``'s block again with the bends and gains of now; in its
+        place if done in time, else from the callback after next, crossfaded, else not at all."""
+        retakes, output = self.retakes, self.shared.output
         installed = self.engine.stats.tensors_installed
         started = time.perf_counter()
         out = self.pipeline.retake()
         retakes.note_take(time.perf_counter() - started)
         retakes.done += 1
+        retakes.on_demand += spliced_knob
         read, since = self._device_clock()
         left = retakes.due_in(take.position - read, since)
         frames = take.out.shape[0]
@@ -505,7 +531,11 @@ class LiveServer:
             retakes.torn += 1
         if self.engine.stats.tensors_installed != installed:
             self.telemetry.note_install(self._heard_at(start))
-        self._release(_Take(take.position, take.frames, out))
+        final = _Take(take.position, take.frames, out, retaken=True, spliced=take.spliced + spliced_knob)
+        if retakes.splice_knobs:
+            self._take = final
+        else:
+            self._release(final)
 
     def _release(self, take: "_Take") -> None:
         """Model thread: this block's output is final: to the recorders and the meters."""
@@ -615,6 +645,8 @@ class _Take:
     position: int  # output frame of the block's first sample
     frames: np.ndarray  # the device input it was computed from
     out: np.ndarray
+    retaken: bool = False  # its retake is done (or was not needed): with spliced knobs, it is open for those
+    spliced: int = 0  # knob moves spliced into it
 
 
 def fade_gains(offset: int, frames: int, length: int) -> np.ndarray:

@@ -192,3 +192,47 @@ def test_a_block_is_noted_as_heard_at_the_callback_that_reads_its_first_frame():
         server.shared.unlink()
     expected = 3 * PERIOD / RATE - 0.004 + 0.005
     assert before + expected - 0.001 <= heard <= after + expected
+
+
+def test_with_spliced_knobs_a_knob_moved_while_a_block_plays_is_spliced_into_it(small_model, tmp_path):
+    sf.write(tmp_path / "in.wav", tone(3.0, 44100)[0], 44100)
+    rig = Rig(small_model)
+    conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
+    server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav",
+                                          splice_knobs=True, report=lambda message: None))
+    firsts, moved = [], []
+    with server:
+        pipeline, follow, period = server.pipeline, server._follow_take, server.latency.period
+        process = pipeline.process
+
+        def first_take(frames):
+            out = process(frames)
+            firsts.append(out.copy())
+            return out
+
+        def knob_while_playing():
+            take = server._take
+            read = server.shared.output.read
+            if not moved and len(firsts) >= 10 and take.retaken and take.position + 2 * period <= read:
+                rig.set(f"#{conv.index}/0/transform", "invert")
+                rig.compute_pending()
+                moved.append((len(firsts), read - take.position))
+            follow()
+
+        pipeline.process, server._follow_take = first_take, knob_while_playing
+        deadline = time.monotonic() + 10
+        while len(firsts) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        snap = server.telemetry.snapshot()
+        installs = list(server.telemetry.installs)
+    out = sf.read(tmp_path / "out.wav", dtype="float32")[0]
+    assert moved and snap["retakes"]["on_demand"] == 1 and snap["retakes"]["spliced"] == 1, snap["retakes"]
+    block, read_at_move = moved[0]
+    n = firsts[0].shape[0]
+    first, played = firsts[block - 1][:, 0], out[(block - 1) * n:block * n]
+    differs = np.flatnonzero(np.abs(played - first) > STEP_24_BIT)
+    at = differs[0] - differs[0] % period
+    # from a callback the device had not reached when the knob moved, inside the block, crossfaded
+    assert differs[0] - at < 8 and read_at_move + period <= at <= n - XFADE, (at, read_at_move)
+    assert np.abs(played[at + XFADE:] - first[at + XFADE:]).max() > 0.01  # the bend is heard from there
+    assert len(installs) == 1 and snap["late_frames"] == 0
