@@ -55,7 +55,8 @@ MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL ji
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
 SPLICE_POLL_S = 0.001  # with spliced knobs, how often the model thread looks for a knob move while a block plays
 GIL_SWITCH_S = 0.0005  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
-FADE_S = 0.05  # at stop the output fades to silence over this: a cut is a click through the PA
+FADE_S = 0.05  # the output fades in at the start (and after the device came back) and out at stop over
+# this: a model's first output after fresh state, or a cut at stop, is a click through the PA
 
 
 def default_record_dir() -> Path:
@@ -108,6 +109,7 @@ class LiveServer:
         self._faded = threading.Event()
         self._fade_at: int | None = None  # output frame where the fade-out starts, once it has
         self._fade_end = 0
+        self._fade_in_at = self._fade_in_end = 0  # output frames of the fade-in (from _prime)
         self.show: dict | None = None  # telemetry when the fade-out was heard: the show without its shutdown
         self.recording: Recording | None = None
         self._packed: PackedCaches | None = None  # the model's caches, while retakes use them packed
@@ -302,6 +304,7 @@ class LiveServer:
         self.pipeline.reset()
         self.shared.reset_counters(self.latency.ring_frames)
         self._out_pos = self.latency.ring_frames
+        self._fade_in_at, self._fade_in_end = self._out_pos, self._out_pos + max(1, round(FADE_S * self.rate))
         if isinstance(self.input, LoopedFileInput):
             self.input.consumed = 0
 
@@ -399,12 +402,8 @@ class LiveServer:
                 if engine.stats.tensors_installed != installed or self._install_unheard:
                     self._install_unheard = False
                     telemetry.note_install(self._heard_at(self._out_pos))
-                heard = out
-                if self._fade_at is not None:  # the device fades out; files and recordings keep the block
-                    fade = self._fade_end - self._fade_at
-                    heard = out * fade_gains(self._out_pos - self._fade_at, out.shape[0], fade)[:, None]
                 try:
-                    late = self.shared.output.write_at(self._out_pos, heard)
+                    late = self.shared.output.write_at(self._out_pos, self._as_heard(self._out_pos, out))
                     if late:
                         telemetry.late_written += late
                         self.schedule.note_late(time.monotonic())
@@ -433,6 +432,18 @@ class LiveServer:
         queued = self._out_pos - self._fade_at
         if queued > 0:
             self.shared.output.scale_at(self._fade_at, fade_gains(0, queued, self._fade_end - self._fade_at))
+
+    def _as_heard(self, position: int, out: np.ndarray) -> np.ndarray:
+        """Model thread: output frames from ``position`` on as the device plays them: faded in at
+        the start of the show (and after the device came back), faded out at its end. Files and
+        recordings keep the blocks as computed."""
+        frames, gains = out.shape[0], None
+        if position < self._fade_in_end:
+            gains = fade_gains(position - self._fade_in_at, frames, self._fade_in_end - self._fade_in_at, rising=True)
+        if self._fade_at is not None and position + frames > self._fade_at:
+            down = fade_gains(position - self._fade_at, frames, self._fade_end - self._fade_at)
+            gains = down if gains is None else gains * down
+        return out if gains is None else out * gains[:, None]
 
     def _since_callback(self) -> float:
         """Seconds since the device's last callback (0 before the first)."""
@@ -526,7 +537,7 @@ class LiveServer:
             retakes.spliced += 1
         else:
             retakes.kept += 1
-        output.write_at(start, out[start - take.position:])
+        output.write_at(start, self._as_heard(start, out[start - take.position:]))
         if output.read > start:  # the device read some of it while it was written
             retakes.torn += 1
         if self.engine.stats.tensors_installed != installed:
@@ -649,12 +660,12 @@ class _Take:
     spliced: int = 0  # knob moves spliced into it
 
 
-def fade_gains(offset: int, frames: int, length: int) -> np.ndarray:
-    """Gains [frames] for the frames ``offset``.. of a fade-out ``length`` frames long: 1 before
-    it, a raised cosine down, 0 after."""
+def fade_gains(offset: int, frames: int, length: int, rising: bool = False) -> np.ndarray:
+    """Gains [frames] for the frames ``offset``.. of a fade ``length`` frames long: a raised
+    cosine from 1 to 0 (from 0 to 1 when ``rising``), held at its ends before and after."""
     position = np.arange(offset, offset + frames, dtype=np.float64)
-    gains = 0.5 + 0.5 * np.cos(np.pi * np.clip((position + 0.5) / length, 0.0, 1.0))
-    return gains.astype(np.float32)
+    down = 0.5 + 0.5 * np.cos(np.pi * np.clip((position + 0.5) / length, 0.0, 1.0))
+    return (1.0 - down if rising else down).astype(np.float32)
 
 
 def _raise_thread_priority(nice: int) -> str:

@@ -227,3 +227,22 @@ def test_stopping_fades_the_output_out_and_the_show_summary_leaves_the_shutdown_
     assert np.abs(np.diff(played)).max() < 2 * np.pi * 441 / rate * 0.5 * 1.05  # no step anywhere: no click
     assert end - start == round(0.05 * rate)
     assert show["late_frames"] == 0 and after["late_frames"] > 0 and server.show is show
+
+
+def test_the_show_fades_in_from_its_first_output_frame(small_model, tmp_path):
+    from performer.live.server import FADE_S, fade_gains
+
+    rate = 44100
+    t = np.arange(3 * rate) / rate
+    sf.write(tmp_path / "in.wav", (0.5 * np.sin(2 * np.pi * 441 * t)).astype(np.float32), rate)
+    rig = Rig(small_model)
+    rig.set("bypass", 1)  # the dry path: a steady sine under the fade
+    server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav"))
+    with server:
+        time.sleep(0.5)
+        first, fade = server.latency.ring_frames, round(FADE_S * rate)
+        played = server.shared.output.data[first:first + fade + 4096, 0].copy()
+    envelope = fade_gains(0, fade, fade, rising=True)
+    assert np.all(np.abs(played[:fade]) <= 0.52 * envelope + 1e-4)  # under the rising raised cosine (0.5 in, 0.51 out)
+    assert np.abs(played[fade:]).max() > 0.45  # then the whole tone
+    assert np.abs(played[:fade // 4]).max() < 0.1 * 0.5
