@@ -34,6 +34,7 @@ from performer.audio.files import fit_channels, read_audio, resample
 from performer.errors import PerformerError
 from performer.live.clock import ClockHost
 from performer.live.device_link import DeviceConfig, DeviceError, DeviceLink
+from performer.live.fades import Fades
 from performer.live.inputs import LoopedFileInput, RingInput
 from performer.live.monitor import Monitor
 from performer.live.pipeline import LivePipeline
@@ -55,8 +56,6 @@ MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL ji
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
 SPLICE_POLL_S = 0.001  # with spliced knobs, how often the model thread looks for a knob move while a block plays
 GIL_SWITCH_S = 0.0005  # the model thread waits at most this for the GIL after each torch call (default 5 ms)
-FADE_S = 0.05  # the output fades in at the start (and after the device came back) and out at stop over
-# this: a model's first output after fresh state, or a cut at stop, is a click through the PA
 
 
 def default_record_dir() -> Path:
@@ -107,9 +106,7 @@ class LiveServer:
         self._model_ready = threading.Event()
         self._fade_request = threading.Event()
         self._faded = threading.Event()
-        self._fade_at: int | None = None  # output frame where the fade-out starts, once it has
-        self._fade_end = 0
-        self._fade_in_at = self._fade_in_end = 0  # output frames of the fade-in (from _prime)
+        self.fades: Fades | None = None  # in at the start, out at stop (live/fades.py)
         self.show: dict | None = None  # telemetry when the fade-out was heard: the show without its shutdown
         self.recording: Recording | None = None
         self._packed: PackedCaches | None = None  # the model's caches, while retakes use them packed
@@ -167,6 +164,7 @@ class LiveServer:
             self.device_info = {"devices": opened.devices, "hostapi": opened.hostapi, "priority": opened.priority}
 
         self.rate = rate
+        self.fades = Fades(rate)
         self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out,
                                      retakes=not retake_off, caches=caches)
         window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
@@ -217,7 +215,7 @@ class LiveServer:
         return self
 
     def fade_out(self, timeout_s: float = 1.0) -> dict | None:
-        """End the show: fade the output to silence over FADE_S, wait until the device has played
+        """End the show: fade the output to silence (live/fades.py), wait until the device has played
         the fade, and keep the telemetry of that moment in ``show`` (returned), so a summary leaves
         out what stopping costs (a dashboard's shutdown holding the GIL, the model thread ending
         while the device still plays). Any thread but the model's; once per show (``stop`` calls
@@ -228,7 +226,7 @@ class LiveServer:
             self._fade_request.set()
             deadline = time.monotonic() + timeout_s
             if self._faded.wait(timeout_s):
-                while self.shared.output.read < self._fade_end and time.monotonic() < deadline:
+                while self.shared.output.read < self.fades.out_end and time.monotonic() < deadline:
                     time.sleep(0.002)
                 time.sleep(self.latency.device_out)  # and out of the device's own buffer
         self.show = self.telemetry.snapshot()
@@ -304,7 +302,7 @@ class LiveServer:
         self.pipeline.reset()
         self.shared.reset_counters(self.latency.ring_frames)
         self._out_pos = self.latency.ring_frames
-        self._fade_in_at, self._fade_in_end = self._out_pos, self._out_pos + max(1, round(FADE_S * self.rate))
+        self.fades.fade_in_from(self._out_pos)
         if isinstance(self.input, LoopedFileInput):
             self.input.consumed = 0
 
@@ -354,9 +352,9 @@ class LiveServer:
             if self._input_request is not None:
                 self._apply_input_request()
             if self._fade_request.is_set():
-                if self._fade_at is None:
+                if not self.fades.fading_out:
                     self._begin_fade()
-                if self._out_pos >= self._fade_end:  # all of the fade is in the ring: the show is over
+                if self._out_pos >= self.fades.out_end:  # all of the fade is in the ring: the show is over
                     self._faded.set()
                     time.sleep(0.005)
                     continue
@@ -403,7 +401,7 @@ class LiveServer:
                     self._install_unheard = False
                     telemetry.note_install(self._heard_at(self._out_pos))
                 try:
-                    late = self.shared.output.write_at(self._out_pos, self._as_heard(self._out_pos, out))
+                    late = self.shared.output.write_at(self._out_pos, self.fades.apply(self._out_pos, out))
                     if late:
                         telemetry.late_written += late
                         self.schedule.note_late(time.monotonic())
@@ -411,7 +409,8 @@ class LiveServer:
                     pass
                 take = _Take(self._out_pos, frames, out)
                 self._out_pos += out.shape[0]
-                if self.pipeline.can_retake and queued >= 0 and self.retakes.worth_trying() and self._fade_at is None:
+                retake = self.pipeline.can_retake and queued >= 0 and self.retakes.worth_trying()
+                if retake and not self.fades.fading_out:
                     self._take = take  # sinks get it once it is final
                 else:
                     self._release(take)
@@ -427,23 +426,11 @@ class LiveServer:
         if self._take is not None:  # no retakes from here on
             self._release(self._take)
         read, _ = self._device_clock()
-        self._fade_at = read + self.latency.period
-        self._fade_end = self._fade_at + max(1, round(FADE_S * self.rate))
-        queued = self._out_pos - self._fade_at
+        start = read + self.latency.period
+        self.fades.fade_out_from(start)
+        queued = self._out_pos - start
         if queued > 0:
-            self.shared.output.scale_at(self._fade_at, fade_gains(0, queued, self._fade_end - self._fade_at))
-
-    def _as_heard(self, position: int, out: np.ndarray) -> np.ndarray:
-        """Model thread: output frames from ``position`` on as the device plays them: faded in at
-        the start of the show (and after the device came back), faded out at its end. Files and
-        recordings keep the blocks as computed."""
-        frames, gains = out.shape[0], None
-        if position < self._fade_in_end:
-            gains = fade_gains(position - self._fade_in_at, frames, self._fade_in_end - self._fade_in_at, rising=True)
-        if self._fade_at is not None and position + frames > self._fade_at:
-            down = fade_gains(position - self._fade_at, frames, self._fade_end - self._fade_at)
-            gains = down if gains is None else gains * down
-        return out if gains is None else out * gains[:, None]
+            self.shared.output.scale_at(start, self.fades.gains(start, queued, fade_in=False))  # had its fade-in
 
     def _since_callback(self) -> float:
         """Seconds since the device's last callback (0 before the first)."""
@@ -537,7 +524,7 @@ class LiveServer:
             retakes.spliced += 1
         else:
             retakes.kept += 1
-        output.write_at(start, self._as_heard(start, out[start - take.position:]))
+        output.write_at(start, self.fades.apply(start, out[start - take.position:]))
         if output.read > start:  # the device read some of it while it was written
             retakes.torn += 1
         if self.engine.stats.tensors_installed != installed:
@@ -658,14 +645,6 @@ class _Take:
     out: np.ndarray
     retaken: bool = False  # its retake is done (or was not needed): with spliced knobs, it is open for those
     spliced: int = 0  # knob moves spliced into it
-
-
-def fade_gains(offset: int, frames: int, length: int, rising: bool = False) -> np.ndarray:
-    """Gains [frames] for the frames ``offset``.. of a fade ``length`` frames long: a raised
-    cosine from 1 to 0 (from 0 to 1 when ``rising``), held at its ends before and after."""
-    position = np.arange(offset, offset + frames, dtype=np.float64)
-    down = 0.5 + 0.5 * np.cos(np.pi * np.clip((position + 0.5) / length, 0.0, 1.0))
-    return (1.0 - down if rising else down).astype(np.float32)
 
 
 def _raise_thread_priority(nice: int) -> str:

@@ -216,7 +216,7 @@ def test_stopping_fades_the_output_out_and_the_show_summary_leaves_the_shutdown_
         time.sleep(0.6)
         show = server.fade_out()
         assert server.fade_out() is show  # once per show
-        ring, start, end, written = server.shared.output, server._fade_at, server._fade_end, server._out_pos
+        ring, start, end, written = server.shared.output, server.fades.out_at, server.fades.out_end, server._out_pos
         played = ring.data[np.arange(start - 2048, written) % ring.capacity, 0].copy()
         time.sleep(0.2)  # the model thread writes nothing more: the device reads silence, counted as late
         after = server.telemetry.snapshot()
@@ -230,7 +230,7 @@ def test_stopping_fades_the_output_out_and_the_show_summary_leaves_the_shutdown_
 
 
 def test_the_show_fades_in_from_its_first_output_frame(small_model, tmp_path):
-    from performer.live.server import FADE_S, fade_gains
+    from performer.live.fades import FADE_S, fade_gains
 
     rate = 44100
     t = np.arange(3 * rate) / rate
