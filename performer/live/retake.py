@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from performer.live.fades import fade_gains
 from performer.live.schedule import due_in
 
 GUARD_S = 0.001  # a retake must be in the ring this long before the callback that reads it
@@ -43,6 +44,7 @@ MARGIN_S = 0.001  # the reserve: FACTOR x the recent takes' 90th percentile + th
 FACTOR = 1.2
 RECENT = 32  # takes (one or two a block: under a second)
 XFADE = 128  # frames over which a late retake takes over from the early take
+_XFADE_RAMP = fade_gains(0, XFADE, XFADE, rising=True)[:, None]  # the raised cosine the output fades use
 SPLICES_PER_BLOCK = 1  # knob moves spliced into a block that is queued or playing (splice_knobs)
 
 
@@ -115,6 +117,5 @@ def splice(first: np.ndarray, retake: np.ndarray, at: int) -> np.ndarray:
     out = retake.copy()
     out[:at] = first[:at]
     fade = slice(at, at + XFADE)
-    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(XFADE) + 0.5) / XFADE)).astype(np.float32)[:, None]
-    out[fade] = first[fade] + (retake[fade] - first[fade]) * ramp
+    out[fade] = first[fade] + (retake[fade] - first[fade]) * _XFADE_RAMP
     return out

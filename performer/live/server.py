@@ -474,13 +474,12 @@ class LiveServer:
         take, retakes = self._take, self.retakes
         read, since = self._device_clock()
         next_input_in = (self.pipeline.frames_needed() - self.input.available()) / self.rate - since
-        knob_moved = self.rig.bank.has_pending or self.rig.audio is not self.engine.last_params
         if take.retaken:  # spliced knobs: open until the next block needs the model thread
             read_when_done = read + round(retakes.reserve_s * self.rate)
             if (retakes.reserve_s > next_input_in or take.spliced >= retakes.splices_per_block
                     or retakes.placement(take.position, take.out.shape[0], read_when_done, 0.0) is None):
                 self._release(take)
-            elif knob_moved:
+            elif self._knob_moved():
                 self._retake(take, spliced_knob=True)
             else:
                 time.sleep(SPLICE_POLL_S)
@@ -492,12 +491,16 @@ class LiveServer:
         if wait > 0.0002:
             time.sleep(min(wait, 0.005))  # then look again: the stop flag, the device clock
             return
-        if knob_moved:
+        if self._knob_moved():
             self._retake(take)
         elif retakes.splice_knobs:
             self._take = _Take(take.position, take.frames, take.out, retaken=True)
         else:
             self._release(take)
+
+    def _knob_moved(self) -> bool:
+        """Model thread: bends or gains changed since the last take."""
+        return self.rig.bank.has_pending or self.rig.audio is not self.engine.last_params
 
     def _retake(self, take: "_Take", spliced_knob: bool = False) -> None:
         """Model thread: compute ``take``'s block again with the bends and gains of now; in its
