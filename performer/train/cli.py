@@ -17,6 +17,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=int, default=None, help="train until this total step count")
     train.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     train.add_argument("--seed", type=int, default=0, help="seed of data and weights (new runs only)")
+    train.add_argument("--preset", choices=("studio", "live"), default=None,
+                       help="architecture of a new run: studio (hop 1024, 44.1 kHz; models/studio.ts) or "
+                            "live (hop 128, 48 kHz, no look-ahead; models/default.ts). Default studio; a "
+                            "resumed run keeps its own")
     train.add_argument("--checkpoint-minutes", type=float, default=5.0, metavar="M",
                        help="minutes between checkpoints (default 5)")
     train.add_argument("--export", default=None, metavar="OUT.ts",
@@ -44,13 +48,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TrainingError("say how long to train: --minutes M or --steps N")
     import signal
 
-    from performer.train.trainer import TrainConfig, Trainer
+    from performer.train.trainer import Trainer, preset_config
 
     def stop(signum, frame):  # a kill or a closed terminal saves like Ctrl+C
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # also when started in the background (SIGINT ignored)
-    trainer = Trainer(args.run, TrainConfig(seed=args.seed) if args.seed else None)
+    config = preset_config(args.preset or "studio", args.seed) if args.seed or args.preset else None
+    trainer = Trainer(args.run, config)
     start = trainer.step
     print(f"train: {args.run} from step {start} ({trainer.elapsed / 60:.1f} min trained), "
           f"{torch.get_num_threads()} threads", file=sys.stderr)

@@ -35,9 +35,16 @@ class ModelConfig:
     decoder_channels: tuple[int, ...] = (256, 192, 128, 64)
     learned_latents: int = 8
     harmonics: int = 64
+    # "studio" (this module: PQMF, hop 1024) or "live" (live.py: hop ``live_hop``, no PQMF)
+    architecture: str = "studio"
+    live_hop: int = 128
+    live_channels: int = 128
+    noise_bands: int = 16
 
     @property
     def hop(self) -> int:
+        if self.architecture == "live":
+            return self.live_hop
         hop = self.bands
         for r in self.ratios:
             hop *= r
@@ -121,6 +128,23 @@ class Decoder(nn.Module):
         return (self.pqmf(bands) + self.align(voiced)) * self.output_gain
 
 
+def build_model(config: ModelConfig) -> nn.Module:
+    """The model a config describes: ``DefaultModel`` (studio) or ``LiveModel`` (live)."""
+    if config.architecture == "live":
+        from performer.train.live import LiveModel
+        return LiveModel(config)
+    if config.architecture != "studio":
+        raise ValueError(f"unknown architecture {config.architecture!r}: studio or live")
+    return DefaultModel(config)
+
+
+# The low-latency preset: 48 kHz (JACK's usual rate, so no resampler on the live path), a latent
+# frame every 128 samples (2.7 ms), run in 128-sample blocks.
+LIVE = ModelConfig(sample_rate=48000, architecture="live", live_hop=128, live_channels=128,
+                   learned_latents=4, harmonics=64, noise_bands=16)
+PRESETS = {"studio": ModelConfig(), "live": LIVE}
+
+
 class DefaultModel(nn.Module):
     """Encoder and decoder; ``forward`` is a training pass."""
 
@@ -129,6 +153,7 @@ class DefaultModel(nn.Module):
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
+        self.delay = self.decoder.pqmf.delay  # samples from input to output (training alignment)
 
     def encode(self, x: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Audio [B, 1, T] to the latent [B, 3 + L, T/hop], and the KL term."""

@@ -25,9 +25,13 @@ class FrameFeatures(nn.Module):
     """
 
     def __init__(self, sample_rate: int, hop: int, window: int = 2048, integration: int = 1024,
-                 fmin: float = 50.0, fmax: float = 1500.0, threshold: float = 0.15):
+                 fmin: float = 50.0, fmax: float = 1500.0, threshold: float = 0.15,
+                 loudness_window: int = 0):
         super().__init__()
         self.hop = hop
+        # RMS over the newest ``loudness_window`` samples (default one hop): a hop of 128 is
+        # shorter than a low note's period, and its RMS would ripple with the phase
+        self.loudness_window = loudness_window or hop
         self.window = window
         self.integration = integration
         self.sample_rate = float(sample_rate)
@@ -36,7 +40,8 @@ class FrameFeatures(nn.Module):
         if self.max_lag + integration > window or window % hop or window < hop:
             raise ValueError("window must hold integration + the longest period, in whole hops")
         self.threshold = threshold
-        self.fft_size = 1 << int(math.ceil(math.log2(window + integration)))
+        # The correlation needs lags below max_lag + 2 only: a circular FFT this long never wraps them.
+        self.fft_size = 1 << int(math.ceil(math.log2(integration + self.max_lag + 2)))
         self.streaming = False
         self.register_buffer("cache", torch.zeros(1, 1, window - hop))
 
@@ -51,7 +56,7 @@ class FrameFeatures(nn.Module):
             frames = self.frames(x).double()
             # Time-reversed, YIN's integration window is the newest audio: less pitch lag.
             f0, periodicity = self.yin(frames.flip(-1))
-            recent = frames[..., self.window - self.hop:]
+            recent = frames[..., self.window - self.loudness_window:]
             rms = recent.pow(2).mean(-1).add(1e-10).sqrt()
             loudness = (20.0 * torch.log10(rms) + 40.0) / 20.0
             pitch = torch.log2(f0 / 220.0)

@@ -19,7 +19,7 @@ import torch
 from performer.errors import TrainingError
 from performer.train.checkpoint import list_checkpoints, load_checkpoint
 from performer.train.export import export_model
-from performer.train.model import DefaultModel
+from performer.train.model import DefaultModel, build_model
 from performer.train.trainer import TrainConfig
 
 SELECTION_SEED = 1001
@@ -43,7 +43,7 @@ def load_run(run: str | Path) -> tuple[TrainConfig, list[tuple[int, Path]]]:
 
 
 def model_from_checkpoint(config: TrainConfig, path: Path) -> DefaultModel:
-    model = DefaultModel(config.model)
+    model = build_model(config.model)
     model.load_state_dict(load_checkpoint(path)["model"])
     return model.eval()
 
@@ -61,7 +61,7 @@ def averaged_model(config: TrainConfig, paths: list[Path]) -> DefaultModel:
 def random_weights_model(config: TrainConfig) -> DefaultModel:
     """The architecture as training started it (same seed): the spectral bar's reference."""
     torch.manual_seed(config.seed)
-    return DefaultModel(config.model).eval()
+    return build_model(config.model).eval()
 
 
 def _exported(model: DefaultModel, directory: Path, name: str):

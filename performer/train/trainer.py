@@ -22,7 +22,7 @@ from performer.errors import TrainingError
 from performer.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint, save_checkpoint
 from performer.train.data import ExcerptSampler, make_pool
 from performer.train.loss import multiscale_stft_distance
-from performer.train.model import DefaultModel, ModelConfig
+from performer.train.model import ModelConfig, build_model
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,17 @@ class TrainConfig:
         return cls(model=model, **data)
 
 
+def preset_config(name: str, seed: int = 0) -> TrainConfig:
+    """A new run's settings for a model preset: the live model's 32 ms of context needs no
+    0.74 s excerpts, and halving them doubles its steps per second."""
+    from performer.train.model import PRESETS
+
+    if name not in PRESETS:
+        raise TrainingError(f"unknown preset {name!r}: " + ", ".join(PRESETS))
+    excerpt = 16384 if PRESETS[name].architecture == "live" else TrainConfig.excerpt
+    return TrainConfig(seed=seed, model=PRESETS[name], excerpt=excerpt)
+
+
 def learning_rate(config: TrainConfig, step: int) -> float:
     """Exponential decay from the initial to the final rate over ``decay_steps``, then flat."""
     progress = min(step / max(config.decay_steps, 1), 1.0)
@@ -63,10 +74,11 @@ class Trainer:
         self.run.mkdir(parents=True, exist_ok=True)
         self.config = self._settle_config(config)
         torch.manual_seed(self.config.seed)
-        self.model = DefaultModel(self.config.model)
+        self.model = build_model(self.config.model)
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad],
                                           lr=self.config.learning_rate, betas=(0.5, 0.9))
-        self.pool = torch.from_numpy(make_pool(self.config.seed, self.config.pool_seconds, workers=workers))
+        self.pool = torch.from_numpy(make_pool(self.config.seed, self.config.pool_seconds,
+                                                   self.config.model.sample_rate, workers=workers))
         self.sampler = ExcerptSampler(self.pool.numpy(), self.config.excerpt, self.config.seed)
         self.step = 0
         self.elapsed = 0.0
@@ -116,7 +128,7 @@ class Trainer:
             group["lr"] = learning_rate(self.config, self.step)
         audio = torch.from_numpy(self.sampler.batch(self.config.batch)).unsqueeze(1)
         output, kl = self.model(audio)
-        target = F.pad(audio, (self.model.decoder.pqmf.delay, 0))[..., :audio.shape[-1]]
+        target = F.pad(audio, (self.model.delay, 0))[..., :audio.shape[-1]]
         distance = multiscale_stft_distance(target, output)
         loss = distance + self.config.kl_weight * kl
         if not torch.isfinite(loss):
