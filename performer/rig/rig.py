@@ -22,11 +22,12 @@ from performer.bending.bank import TensorBank
 from performer.bending.chain import MAX_SEED, MAX_SLOTS, SLOT_FIELDS_TYPES, Slot, placeholder_slot
 from performer.bending.masks import MASK_MODES
 from performer.bending.transforms import TRANSFORMS, coerce_number, get_transform
-from performer.errors import ValueRangeError
+from performer.errors import AddressError, ValueRangeError
 from performer.model.loader import NNModel
 from performer.model.tensors import TensorInfo, describe_tensors
 from performer.rig import addresses
 from performer.rig.addresses import GLOBALS, Address
+from performer.rig.overlay import Overlay, field_range
 
 log = logging.getLogger("performer.rig")
 STATE_ADDRESS = "state"  # the change event of a whole-state load: its value is how many tensors changed
@@ -87,6 +88,8 @@ class Rig:
         self._listeners: list[Callable[[Change], None]] = []
         self._actions: dict[str, tuple[Callable[[object, str], object], Callable[[], object] | None]] = {}
         self.audio = AudioParams()
+        self._overlay = Overlay(self._parse)  # modulation offsets: used when computing, never stored
+        self._sections: dict[str, tuple[Callable[[], object], Callable[[object, str], list[str]]]] = {}
         self.telemetry = None  # the live server's Telemetry while one runs (status for UIs)
 
     # -- the one way in ---------------------------------------------------------------------
@@ -152,6 +155,13 @@ class Rig:
         from performer.rig.state import plan_state
 
         plan = plan_state(self, state, locks, include_selection)
+        sections_changed = []
+        for name, (get, load) in list(self._sections.items()):
+            if name in state:  # a state without the section (a morph step) leaves it as it is
+                before = get()
+                plan.report.extend(load(state[name], source))
+                if get() != before:
+                    sections_changed.append((name, get()))
         changed: list[tuple[str, object]] = []
         with self._lock:
             dirty = []
@@ -185,7 +195,7 @@ class Rig:
         now = time.time()
         if dirty:
             self._emit(Change(STATE_ADDRESS, len(dirty), source, now))
-        for address, value in changed:
+        for address, value in changed + sections_changed:
             self._emit(Change(address, value, source, now))
         return plan.report
 
@@ -197,6 +207,50 @@ class Rig:
         parsed = self._parse(address)
         with self._lock:
             return self.canonical(parsed)
+
+    def add_section(self, name: str, get: Callable[[], object],
+                    load: Callable[[object, str], list[str]]) -> None:
+        """Make ``state()[name]`` come from ``get()``, and ``load_state`` hand it to ``load(data,
+        source)`` (which returns what it could not apply): scenes, undo and autosave carry what a
+        part owns elsewhere (modulators, macros). The part emits its own changes via actions."""
+        self._sections[name] = (get, load)
+
+    def remove_section(self, name: str) -> None:
+        self._sections.pop(name, None)
+
+    # -- modulation: offsets on top of the knobs (performer.rig.overlay) --------------------
+    def modulate(self, offsets: dict[str, float]) -> None:
+        """Replace the modulation offsets whole: canonical address -> offset added to the knob's
+        value when computing, clamped to the address's range. The knobs keep their values; no
+        change event, no undo. Only tensors whose offsets changed are recomputed."""
+        with self._lock:
+            dirty, audio = self._overlay.replace(offsets)
+            self._mark_dirty([i for i in dirty if i in self._chains])
+            if audio:
+                self._publish_audio()
+
+    def modulated(self, address: str) -> object:
+        """The value the model hears at ``address``: the knob's value plus its modulation."""
+        knob = self.get(address)
+        canonical = self.resolve(address)
+        offset = self._overlay.offsets.get(canonical)
+        if offset is None or not isinstance(knob, (int, float)):
+            return knob
+        lo, hi = self.value_range(canonical)
+        return min(max(knob + offset, lo), hi)
+
+    def value_range(self, address: str) -> tuple[float, float]:
+        """(min, max) of a continuous address; AddressError for others (switches, names, actions)."""
+        if isinstance(address, str) and address in self._actions:
+            raise AddressError(f"{address!r} is an action, not a continuous bend address")
+        parsed = self._parse(address)
+        with self._lock:
+            chain = self._chains.get(parsed.tensor, []) if parsed.kind == "slot" else []
+            transform = chain[parsed.slot].transform if parsed.kind == "slot" and parsed.slot < len(chain) else None
+        try:
+            return field_range(parsed, transform)
+        except AddressError as exc:
+            raise AddressError(f"{address!r}: {exc}") from None
 
     def add_listener(self, listener: Callable[[Change], None]) -> None:
         self._listeners.append(listener)
@@ -215,7 +269,8 @@ class Rig:
                     return 0
                 dirty, self._dirty = self._dirty, set()
                 self._work.clear()
-                chains = {i: [s.copy() for s in self._chains.get(i, [])] for i in dirty}
+                chains = {i: self._overlay.apply_chain(i, [s.copy() for s in self._chains.get(i, [])])
+                          for i in dirty}
             results = {i: self.bank.compute(i, chain) for i, chain in chains.items()}
             self.bank.publish(results)
             return len(results)
@@ -239,9 +294,10 @@ class Rig:
             return [s.copy() for s in self._chains.get(index, [])]
 
     def state(self) -> dict:
-        """The whole bend state as plain data (tensor chains by name)."""
+        """The whole bend state as plain data (tensor chains by name), with the sections."""
+        sections = {name: get() for name, (get, _) in list(self._sections.items())}  # outside our lock
         with self._lock:
-            return {
+            return sections | {
                 "tensors": {self.tensors[i].name: [s.to_dict() for s in chain]
                             for i, chain in sorted(self._chains.items()) if chain},
                 "latent": {"scale": list(self._latent_scale), "offset": list(self._latent_offset)},
@@ -362,12 +418,16 @@ class Rig:
     def _publish_audio(self) -> None:
         g = self._globals
         scale = offset = None
-        if any(s != 1.0 for s in self._latent_scale) or any(o != 0.0 for o in self._latent_offset):
-            scale = torch.tensor(self._latent_scale, dtype=torch.float32).view(1, -1, 1)
-            offset = torch.tensor(self._latent_offset, dtype=torch.float32).view(1, -1, 1)
+        o = self._overlay
+        latent_scale = o.latent_values("scale", self._latent_scale)
+        latent_offset = o.latent_values("offset", self._latent_offset)
+        if any(s != 1.0 for s in latent_scale) or any(v != 0.0 for v in latent_offset):
+            scale = torch.tensor(latent_scale, dtype=torch.float32).view(1, -1, 1)
+            offset = torch.tensor(latent_offset, dtype=torch.float32).view(1, -1, 1)
         audio = AudioParams(
-            input_gain=db_to_gain(g["input/gain"]), output_gain=db_to_gain(g["output/gain"]),
-            mix=g["mix"], bypass=g["bypass"] >= 0.5, latent_scale=scale, latent_offset=offset)
+            input_gain=db_to_gain(o.global_value("input/gain", g["input/gain"])),
+            output_gain=db_to_gain(o.global_value("output/gain", g["output/gain"])),
+            mix=o.global_value("mix", g["mix"]), bypass=g["bypass"] >= 0.5, latent_scale=scale, latent_offset=offset)
         if not audio.same_as(self.audio):  # the same object when nothing audible changed (retakes look)
             self.audio = audio
 
