@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("model", nargs="?", default=None,
                         help="an nn~ TorchScript export (.ts); default: the embedded models/default.ts")
     layers.add_argument("--json", action="store_true", help="one JSON object: the model and its tensors")
+    layers.add_argument("--sensitivity", action="store_true",
+                        help="add what each tensor does to pitch, loudness, ... (measured once, then cached; "
+                             "see `performer sensitivity`)")
+    from performer.sensitivity.cli import add_arguments as add_sensitivity_arguments
+    add_sensitivity_arguments(layers)
 
     render = sub.add_parser("render", help="run an audio file through the model with bends (offline)",
                             description="Renders IN through MODEL into OUT (.wav or .flac) with the live engine's "
@@ -61,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_scene_parsers(sub)
     from performer.train.cli import add_parsers as add_train_parsers
     add_train_parsers(sub)
+    from performer.sensitivity.cli import add_parsers as add_sensitivity_parsers
+    add_sensitivity_parsers(sub)
     return parser
 
 
@@ -69,8 +76,18 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     tensors = describe_tensors(model.module)
+    found = None
+    if args.sensitivity:
+        from performer.sensitivity.cli import compute
+
+        found = compute(args, model, quiet=args.json)
     if args.json:
-        print(json.dumps({"model": model.describe(), "tensors": [t.to_dict() for t in tensors]}, indent=1))
+        rows = [t.to_dict() for t in tensors]
+        if found is not None:
+            for row in rows:
+                entry = found.to_dict(details=False)["tensors"].get(row["name"])
+                row["sensitivity"] = entry and {"scores": entry["scores"], "summary": entry["summary"]}
+        print(json.dumps({"model": model.describe(), "tensors": rows}, indent=1))
         return 0
     info = model.describe()
     methods = "  ".join(f"{n}{v}" for n, v in info["methods"].items())
@@ -80,6 +97,18 @@ def cmd_layers(args: argparse.Namespace) -> int:
     print(f"methods [in_ch, in_ratio, out_ch, out_ratio]: {methods}")
     total = sum(t.size for t in tensors)
     print(f"{len(tensors)} bendable tensors, {total:,} values\n")
+    if found is not None:
+        from performer.sensitivity.cli import HEADS, columns
+
+        print("sensitivity: scores 0..1 (0.5: a change anyone hears); `performer sensitivity` has the details\n")
+        print(f"{'#':>3}  {'name':<44} {'kind':<14} {'shape':<14} " + " ".join(f"{h:>6}" for h in HEADS.values())
+              + "  summary")
+        for t in tensors:
+            shape = "x".join(map(str, t.shape)) or "scalar"
+            result = found.tensors.get(t.name)
+            cells = columns(result.scores) + f"  {result.summary}" if result else "  (not measured)"
+            print(f"{t.index:>3}  {t.name[:44]:<44} {t.kind:<14} {shape:<14} {cells}")
+        return 0
     print(f"{'#':>3}  {'name':<52} {'kind':<14} {'shape':<16} {'size':>10} {'mean':>9} {'std':>9} {'min':>9} {'max':>9}")
     for t in tensors:
         shape = "x".join(map(str, t.shape)) or "scalar"
@@ -156,13 +185,18 @@ def cmd_scenes(args: argparse.Namespace) -> int:
     return scenes(args)
 
 
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from performer.sensitivity.cli import cmd_sensitivity as sensitivity
+    return sensitivity(args)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from performer.train.cli import cmd_train as train
     return train(args)
 
 
 COMMANDS = {"layers": cmd_layers, "render": cmd_render, "transforms": cmd_transforms, "serve": cmd_serve,
-            "devices": cmd_devices, "scenes": cmd_scenes, "train": cmd_train}
+            "devices": cmd_devices, "scenes": cmd_scenes, "train": cmd_train, "sensitivity": cmd_sensitivity}
 
 
 def main(argv: list[str] | None = None) -> int:

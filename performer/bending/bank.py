@@ -14,6 +14,7 @@ from collections import deque
 
 import torch
 
+from performer.bending.blend import BlendSources, shared_sources
 from performer.bending.chain import Slot
 from performer.bending.masks import MaskBank, threshold
 from performer.bending.randomness import DrawCache, generator
@@ -24,7 +25,8 @@ from performer.model.tensors import TensorInfo, bendable_tensors
 class TensorContext:
     """What transforms may know about one tensor; random draws come from the shared cache."""
 
-    def __init__(self, info: TensorInfo, original: torch.Tensor, cache: DrawCache):
+    def __init__(self, info: TensorInfo, original: torch.Tensor, cache: DrawCache,
+                 sources: BlendSources | None = None):
         self.info = info
         self.name = info.name
         self.unit = info.std if info.std > 0 else (info.rms if info.rms > 0 else 1.0)
@@ -33,6 +35,11 @@ class TensorContext:
         self._shape = tuple(original.shape)
         self._dtype = original.dtype
         self._cache = cache
+        self._sources = sources if sources is not None else shared_sources()
+        self._original = original
+
+    def partner(self, source: str) -> torch.Tensor | None:
+        return self._sources.partner(source, self.name, self._original)
 
     def gaussian(self, seed: int) -> torch.Tensor:
         return self._cache.get(("gaussian", self.name, seed), lambda: torch.randn(
@@ -58,7 +65,8 @@ class TensorContext:
 class TensorBank:
     """Originals, spare buffers, pending results and the install step for one model."""
 
-    def __init__(self, module: torch.jit.ScriptModule, infos: list[TensorInfo], cache_bytes: int = 1 << 30):
+    def __init__(self, module: torch.jit.ScriptModule, infos: list[TensorInfo], cache_bytes: int = 1 << 30,
+                 sources: BlendSources | None = None):
         live = {name: tensor for name, tensor, _ in bendable_tensors(module)}
         self.infos = infos
         self.cache = DrawCache(cache_bytes)
@@ -67,7 +75,9 @@ class TensorBank:
         # detach() shares storage: the original stays intact when the live tensor is re-pointed.
         self._originals = [t.detach() for t in self._live]
         self._installed = list(self._originals)
-        self._contexts = [TensorContext(info, orig, self.cache) for info, orig in zip(infos, self._originals)]
+        self.sources = sources if sources is not None else shared_sources()  # blend partners, held once
+        self._contexts = [TensorContext(info, orig, self.cache, self.sources)
+                          for info, orig in zip(infos, self._originals)]
         self._spares: list[deque[torch.Tensor]] = [deque() for _ in infos]
         self._scratch: dict[tuple, list[torch.Tensor]] = {}
         self._pending: dict[int, torch.Tensor] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol
 
 import torch
@@ -27,6 +28,7 @@ class TensorContext(Protocol):
     max_abs: float
     channel_axis: int
 
+    def partner(self, source: str) -> torch.Tensor | None: ...  # blend: same tensor of another model
     def gaussian(self, seed: int) -> torch.Tensor: ...
     def uniform(self, seed: int) -> torch.Tensor: ...
     def permutation(self, seed: int) -> torch.Tensor: ...
@@ -35,7 +37,7 @@ class TensorContext(Protocol):
 
 @dataclass(frozen=True)
 class Param:
-    """One transform parameter: a bounded number, or one of a set of choices."""
+    """One transform parameter: a bounded number, one of a set of choices, or (``path``) a file."""
 
     name: str
     default: float | str
@@ -43,9 +45,12 @@ class Param:
     max: float | None = None
     choices: tuple[str, ...] | None = None
     doc: str = ""
+    path: bool = False  # a file path ("" = none): checked to exist when set, loaded where used
 
     def coerce(self, value: object, where: str = "") -> float | str:
         label = f"{where}{self.name}"
+        if self.path:
+            return _coerce_path(value, label)
         if self.choices is not None:
             if not isinstance(value, str) or value not in self.choices:
                 raise ValueRangeError(f"{label} must be one of {', '.join(self.choices)}, got {value!r}")
@@ -57,11 +62,21 @@ class Param:
 
     def describe(self) -> dict:
         d = {"name": self.name, "default": self.default, "doc": self.doc}
-        if self.choices is not None:
+        if self.path:
+            d["kind"] = "path"
+        elif self.choices is not None:
             d["choices"] = list(self.choices)
         else:
             d["min"], d["max"] = self.min, self.max
         return d
+
+
+def _coerce_path(value: object, label: str) -> str:
+    if not isinstance(value, str):
+        raise ValueRangeError(f"{label} must be a file path (text), got {type(value).__name__} {value!r}")
+    if value and not Path(value).expanduser().is_file():
+        raise ValueRangeError(f"{label}: no such file {value!r} (give the path of a .ts model file, or '' for none)")
+    return value
 
 
 def coerce_number(value: object, label: str) -> float:
@@ -239,3 +254,11 @@ def _roll(src, out, p, ctx, seed):
 @register("sign_flip", "negate every other kernel tap: mirrors each filter's frequency response")
 def _sign_flip(src, out, p, ctx, seed):
     torch.mul(src, ctx.alternating(), out=out)
+
+
+@register("blend", "mix with the same-named, same-shaped tensor of another model (a tensor without "
+          "one is left alone); amount 1 is the other model's values",
+          Param("source", "", path=True, doc="the other model's .ts file"))
+def _blend(src, out, p, ctx, seed):
+    partner = ctx.partner(p["source"]) if p["source"] else None
+    out.copy_(src if partner is None else partner)

@@ -62,6 +62,8 @@ def param_values(transform) -> st.SearchStrategy:
     for p in transform.params:
         if p.choices is not None:
             fields[p.name] = st.sampled_from(p.choices)
+        elif p.path:  # a file: its own tests (tests/bending/test_blend.py)
+            fields[p.name] = st.just(p.default)
         else:
             fields[p.name] = st.floats(p.min, p.max, allow_nan=False, allow_infinity=False)
     return st.fixed_dictionaries(fields)
@@ -135,7 +137,9 @@ def test_registry_lists_the_documented_transforms():
         described = transform.describe()
         assert described["name"] == name and isinstance(described["doc"], str) and described["doc"]
         for p in transform.params:
-            if p.choices is None:
+            if p.path:
+                assert p.default == ""
+            elif p.choices is None:
                 assert p.min <= p.default <= p.max
             else:
                 assert p.default in p.choices
@@ -340,7 +344,7 @@ def test_transform_param_unknown_lists_valid_params():
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_numeric_params_out_of_range_name_the_range(name):
     for p in get_transform(name).params:
-        if p.choices is not None:
+        if p.choices is not None or p.path:
             continue
         for bad in (p.max + 0.5, p.min - 0.5, p.max * 10 + 1):
             with pytest.raises(ValueRangeError) as exc:

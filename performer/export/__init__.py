@@ -1,0 +1,5 @@
+"""Export a bent model: a new nn~ TorchScript file with the bends baked into its tensors."""
+
+from performer.export.bake import EXPORT_INFO_FILE, ExportReport, export_bent, export_rig, read_export_info
+
+__all__ = ["EXPORT_INFO_FILE", "ExportReport", "export_bent", "export_rig", "read_export_info"]
