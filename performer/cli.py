@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("model", nargs="?", default=None,
                         help="an nn~ TorchScript export (.ts); default: the embedded models/default.ts")
     layers.add_argument("--json", action="store_true", help="one JSON object: the model and its tensors")
+    layers.add_argument("--blend", metavar="SOURCE", default=None,
+                        help="also say which tensors have a partner (same name and shape) in SOURCE for the blend "
+                             "transform; the others are left alone by it")
     layers.add_argument("--sensitivity", action="store_true",
                         help="add what each tensor does to pitch, loudness, ... (measured once, then cached; "
                              "see `performer sensitivity`)")
@@ -68,14 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parsers(sub)
     from performer.sensitivity.cli import add_parsers as add_sensitivity_parsers
     add_sensitivity_parsers(sub)
+    from performer.export.cli import add_parsers as add_export_parsers
+    add_export_parsers(sub, _bend)
     return parser
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
     from performer.model import describe_tensors, load_model
 
+    from performer.export.bake import describe_export, read_export_info
+
     model = load_model(args.model)
     tensors = describe_tensors(model.module)
+    exported = read_export_info(model.path)
+    pairing = None
+    if args.blend:
+        from performer.bending.blend import shared_sources
+
+        pairing = shared_sources().pairing(args.blend, {t.name: t.shape for t in tensors})
     found = None
     if args.sensitivity:
         from performer.sensitivity.cli import compute
@@ -87,7 +100,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
             for row in rows:
                 entry = found.to_dict(details=False)["tensors"].get(row["name"])
                 row["sensitivity"] = entry and {"scores": entry["scores"], "summary": entry["summary"]}
-        print(json.dumps({"model": model.describe(), "tensors": rows}, indent=1))
+        out = {"model": model.describe(), "tensors": rows, "export": exported}
+        if pairing is not None:
+            out["blend"] = {"source": args.blend, "matched": pairing.matched, "unpaired": pairing.unpaired()}
+        print(json.dumps(out, indent=1))
         return 0
     info = model.describe()
     methods = "  ".join(f"{n}{v}" for n, v in info["methods"].items())
@@ -96,6 +112,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
           f"{'streaming' if info['streaming'] else 'not streaming'}")
     print(f"methods [in_ch, in_ratio, out_ch, out_ratio]: {methods}")
     total = sum(t.size for t in tensors)
+    for line in describe_export(exported) if exported else ():
+        print(line)
+    for line in pairing.lines() if pairing is not None else ():
+        print(f"blend: {line}")
     print(f"{len(tensors)} bendable tensors, {total:,} values\n")
     if found is not None:
         from performer.sensitivity.cli import HEADS, columns
@@ -164,7 +184,8 @@ def cmd_transforms(args: argparse.Namespace) -> int:
         return 0
     for t in TRANSFORMS.values():
         params = ", ".join(
-            f"{p.name}={p.default}" + (f" [{'|'.join(p.choices)}]" if p.choices else f" [{p.min:g}..{p.max:g}]")
+            f"{p.name}={p.default}" + (" [a file]" if p.path else f" [{'|'.join(p.choices)}]" if p.choices
+                                        else f" [{p.min:g}..{p.max:g}]")
             for p in t.params)
         print(f"{t.name:<10} {t.doc}" + (f"\n{'':<10} params: {params}" if params else ""))
     return 0
@@ -173,6 +194,11 @@ def cmd_transforms(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from performer.live.cli_serve import cmd_serve as serve
     return serve(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from performer.export.cli import cmd_export as export
+    return export(args)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -196,7 +222,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"layers": cmd_layers, "render": cmd_render, "transforms": cmd_transforms, "serve": cmd_serve,
-            "devices": cmd_devices, "scenes": cmd_scenes, "train": cmd_train, "sensitivity": cmd_sensitivity}
+            "devices": cmd_devices, "scenes": cmd_scenes, "train": cmd_train, "sensitivity": cmd_sensitivity,
+            "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:
