@@ -92,7 +92,7 @@ class MidiClock:
         if data and data[0] in self.REALTIME:
             try:
                 self.feed(mido.Message.from_bytes(list(data)), t)
-            except ValueError as exc:
+            except (ValueError, IndexError) as exc:  # mido raises IndexError for a short message
                 self._say(f"MIDI clock: malformed message {bytes(data).hex()} from {port} ({exc})")
 
     def feed(self, message: mido.Message, t: float) -> None:
@@ -188,10 +188,9 @@ class LinkClock:
     name = "link"
 
     def __init__(self, bpm: float = 120.0, quantum: float = 4.0, link=None):
+        self._loop = None
         if link is None:
-            import aalink  # only a show that uses Link needs it loaded
-
-            link = aalink.Link(check_bpm(bpm))
+            link, self._loop = _new_link(check_bpm(bpm))
         self.link = link
         self.link.quantum = quantum
         self.link.start_stop_sync_enabled = True
@@ -237,3 +236,23 @@ class LinkClock:
 
     def close(self) -> None:
         self.link.enabled = False
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop = None
+
+
+def _new_link(bpm: float):
+    """An ``aalink.Link`` with the asyncio loop it insists on, run by a daemon thread of its own:
+    the show reads Link's beat and tempo synchronously, from the modulation thread."""
+    import asyncio
+    import threading
+
+    import aalink  # only a show that uses Link needs it loaded
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="performer-link", daemon=True).start()
+
+    async def make():
+        return aalink.Link(bpm)
+
+    return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout=5.0), loop

@@ -150,9 +150,13 @@ class Features:
         hi = min(int(self.sample_rate / PITCH_RANGE_HZ[0]), PITCH_SIZE // 2)
         # unbiased normalisation: the overlap shrinks with the lag
         norm = acf[lo:hi] / acf[0] * (PITCH_SIZE / (PITCH_SIZE - np.arange(lo, hi)))
-        k = int(np.argmax(norm))
-        if norm[k] < VOICED:
+        best = float(np.max(norm))
+        if best < VOICED:
             return  # unvoiced: hold the last pitch
+        # the shortest lag near the best: multiples of the period score as high (octave errors)
+        k = int(np.argmax(norm >= 0.9 * best))
+        while k + 1 < len(norm) and norm[k + 1] > norm[k]:
+            k += 1
         lag = float(lo + k)
         if 0 < k < len(norm) - 1:  # parabolic interpolation of the peak
             a, b, c = norm[k - 1], norm[k], norm[k + 1]
