@@ -38,6 +38,8 @@ def add_parsers(sub) -> None:
                    help="comma-separated tensor names, name fragments or #positions (default: all)")
     p.add_argument("--sort", choices=tuple(DIMENSIONS), default=None, help="strongest first in this dimension")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="where maps are cached (default: $XDG_CACHE_HOME/performer/sensitivity)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)  # the dashboard's worker
 
@@ -58,7 +60,7 @@ def compute(args: argparse.Namespace, model, tensors=None, quiet: bool = False, 
 
     report = _json_lines if background else (None if quiet else _bar())
     return build_map(model, settings_from(args), tensors=tensors,
-                     cache=None if getattr(args, "no_cache", False) else MapCache(),
+                     cache=None if getattr(args, "no_cache", False) else MapCache(getattr(args, "cache_dir", None)),
                      refresh=args.refresh, progress=report)
 
 

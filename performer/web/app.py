@@ -67,6 +67,8 @@ def create_app(context: WebContext) -> FastAPI:
                   responses={401: {"model": Problem}})
     app.state.hub = hub
     app.state.context = context
+    if context.sensitivity is not None:  # the map's progress reaches every page through the hub
+        context.sensitivity.listen(hub.event)
 
     @app.middleware("http")
     async def authorised(request: Request, call_next):
@@ -103,6 +105,23 @@ def create_app(context: WebContext) -> FastAPI:
         if not 0 <= index < len(context.rig.tensors):
             raise HTTPException(404, f"no tensor #{index}: this model has #0..#{len(context.rig.tensors) - 1}")
         return heatmap(context.rig, index, rows=min(max(rows, 1), 256), cols=min(max(cols, 1), 512))
+
+    @app.get("/api/sensitivity", summary="What each tensor changes (pitch, loudness, ...): the map so far and "
+             "its progress", responses={409: {"model": Problem}})
+    def get_sensitivity() -> dict:
+        return _sensitivity(context).snapshot()
+
+    @app.post("/api/sensitivity/start", status_code=202, summary="Measure the map in the background (idle priority)",
+              responses={409: {"model": Problem}})
+    def start_sensitivity() -> dict:
+        return _sensitivity(context).start()
+
+    @app.post("/api/sensitivity/stop", summary="Stop measuring (what was measured is kept)",
+              responses={409: {"model": Problem}})
+    def stop_sensitivity() -> dict:
+        job = _sensitivity(context)
+        job.stop()
+        return {"state": job.state}
 
     @app.post("/api/set", summary="Set one address (what a knob does)", response_model=SetResult,
               responses={422: {"model": Problem}})
@@ -263,6 +282,12 @@ def _scenes(context: WebContext):
     if manager is None:
         raise HTTPException(409, "scenes are off in this server")
     return manager
+
+
+def _sensitivity(context: WebContext):
+    if context.sensitivity is None:
+        raise HTTPException(409, "sensitivity maps are off in this server")
+    return context.sensitivity
 
 
 def _current(rig, address: str):
