@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     transforms = sub.add_parser("transforms", help="list transforms and their parameters")
     transforms.add_argument("--json", action="store_true")
 
-    from performer.live.cli_serve import add_parsers
+    from performer.show.cli import add_parsers
     add_parsers(sub, _bend)
     from performer.scenes.cli import add_parsers as add_scene_parsers
     add_scene_parsers(sub)
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_layers(args: argparse.Namespace) -> int:
     from performer.model import describe_tensors, load_model
 
-    from performer.export.bake import describe_export, read_export_info
+    from performer.export import describe_export, read_export_info
 
     model = load_model(args.model)
     tensors = describe_tensors(model.module)
@@ -192,7 +192,7 @@ def cmd_transforms(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from performer.live.cli_serve import cmd_serve as serve
+    from performer.show.cli import cmd_serve as serve
     return serve(args)
 
 
@@ -202,7 +202,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from performer.live.cli_serve import cmd_devices as devices
+    from performer.show.cli import cmd_devices as devices
     return devices(args)
 
 

@@ -25,10 +25,17 @@ from performer.rig import AudioParams, Rig
 log = logging.getLogger("performer.engine")
 
 DEFAULT_MIN_BLOCK = 2048
+# A model whose ratio is at most this is built for small blocks (the live model: 128): its block
+# is its ratio. Larger ratios amortise a per-call cost that is mostly fixed (docs/model.md) over
+# blocks of at least DEFAULT_MIN_BLOCK.
+SMALL_RATIO = 256
 
 
-def default_block_size(multiple: int, minimum: int = DEFAULT_MIN_BLOCK) -> int:
-    """The smallest multiple of the model's ratio that is at least ``minimum`` samples."""
+def default_block_size(multiple: int, minimum: int | None = None) -> int:
+    """The model's ratio when it is small (SMALL_RATIO or less); else the smallest multiple of it
+    that is at least ``minimum`` samples (default DEFAULT_MIN_BLOCK)."""
+    if minimum is None:
+        minimum = multiple if multiple <= SMALL_RATIO else DEFAULT_MIN_BLOCK
     return multiple * max(1, -(-minimum // multiple))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from performer.bending.chain import SLOT_FIELDS_TYPES
 from performer.bending.transforms import TRANSFORMS
@@ -33,7 +33,6 @@ log = logging.getLogger("performer.osc.in")
 PREFIX = "/performer/"
 CTRL = "/ctrl"
 ERROR = "/performer/error"
-SCENE_RECALL = "scene/recall"
 SOURCE = "osc"
 
 Reply = tuple[str, tuple[object, ...]]  # (OSC address, arguments) sent back to the sender
@@ -51,12 +50,6 @@ class OscStats:
     errors: int = 0     # messages answered with /performer/error
     scheduled: int = 0  # bundles held for a future time tag
     dropped: int = 0    # scheduled bundles discarded (queue full, or the server stopped first)
-
-
-class SceneRecall(Protocol):
-    """The hook ``/performer/scene/recall`` looks for at ``rig.scenes``."""
-
-    def recall(self, name: str, source: str = ...) -> object: ...
 
 
 class OscRequestError(Exception):
@@ -102,8 +95,6 @@ class OscHandler:
     def _address(self, address: str, args: tuple[object, ...]) -> list[Reply]:
         if not address:
             raise OscRequestError(address, "empty address; e.g. /performer/mix 0.5")
-        if address == SCENE_RECALL:
-            return self._scene_recall(args)
         if len(args) > 1:
             raise OscRequestError(address, f"expects one value, got {len(args)}: {_show(args)}")
         if is_pattern(address):
@@ -160,19 +151,6 @@ class OscHandler:
                                            f"{', '.join(map(str, range(in_use))) or 'none'}); set a field to create it")
         self.stats.queries += 1
         return PREFIX + canonical, (int(value) if isinstance(value, bool) else value,)
-
-    def _scene_recall(self, args: tuple[object, ...]) -> list[Reply]:
-        scenes: SceneRecall | None = getattr(self.rig, "scenes", None)
-        if scenes is None:
-            raise OscRequestError(SCENE_RECALL, "scenes are not available yet")
-        if len(args) != 1 or not isinstance(args[0], (str, int)) or isinstance(args[0], bool):
-            raise OscRequestError(SCENE_RECALL, f"expects one scene name, got {_show(args) or 'nothing'}")
-        try:
-            scenes.recall(str(args[0]), source=SOURCE)
-        except (PerformerError, KeyError, ValueError) as exc:  # KeyError's str() would quote the text
-            raise OscRequestError(SCENE_RECALL, str(exc.args[0]) if exc.args else type(exc).__name__) from None
-        self.stats.applied += 1
-        return []
 
     def _resolve_selected(self, address: str) -> str:
         """``selected[+k]/...`` as the position it names now, so a query replies the tensor's

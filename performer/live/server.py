@@ -52,6 +52,11 @@ WARMUP_BLOCKS = 6
 THREAD_WARMUP_BLOCKS = 3  # more, on the model thread itself (see _model_loop)
 MODEL_THREAD_NICE = -10  # ahead of control threads and other programs, behind the device callback's FIFO
 MAX_GROWTH_PERIODS = 4  # a late block adds a period of latency, up to this many (see _make_room)
+# Blocks this small (the live model's 128) are a few ms: a late one costs itself (its head is
+# dropped), never a lasting growth of the latency, which would double a 10 ms path.
+SMALL_BLOCK_MS = 10.0
+SMALL_WAKE_S = 0.001  # beside 2x the measured block time: the model thread's wake-up on a busy machine
+SPLICE_FROM_BLOCK = 1024  # blocks this long hear knobs mid-block by default (25-40 ms against 55-61)
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
 SPLICE_POLL_S = 0.001  # with spliced knobs, how often the model thread looks for a knob move while a block plays
@@ -76,7 +81,8 @@ class ServeOptions:
     headroom_ms: float | None = None  # None = from the measured model time
     reserve_ms: float | None = None   # blocks start this long before due; None = as soon as their input is in
     retakes: bool = True              # compute a block again when a knob moved before it is due
-    splice_knobs: bool = False        # ... and while it plays, spliced in mid-block (live/retake.py)
+    splice_knobs: bool | None = None  # ... and while it plays, spliced in mid-block (live/retake.py);
+                                      # None: on for blocks of SPLICE_FROM_BLOCK or more
     threads: int = 1
     record_dir: Path = field(default_factory=default_record_dir)
     record_input: bool = False
@@ -115,6 +121,16 @@ class LiveServer:
         self._install_unheard = False  # a late retake installed tensors: the next block is their first
         self.shared: SharedAudio | None = None
         self.host = None
+
+    @property
+    def has_device_input(self) -> bool:
+        """Whether a device input exists to switch back to (not a file-only show)."""
+        return self._device_input is not None
+
+    @property
+    def blocks(self) -> int | None:
+        """Blocks the engine has computed, while it runs (scene recalls quantise on it)."""
+        return self.engine.stats.blocks if self.telemetry is not None else None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "LiveServer":
@@ -167,13 +183,20 @@ class LiveServer:
         self.fades = Fades(rate)
         self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out,
                                      retakes=not retake_off, caches=caches)
-        window_s = o.headroom_ms / 1000.0 if o.headroom_ms is not None else max(MIN_WINDOW_S, 3 * warm_ms / 1000)
+        small = self._small_blocks()
+        if o.headroom_ms is not None:
+            window_s = o.headroom_ms / 1000.0
+        elif small:  # measured, not floored: the floor alone would be more than the whole 10 ms target
+            window_s = 2 * warm_ms / 1000 + SMALL_WAKE_S
+        else:
+            window_s = max(MIN_WINDOW_S, 3 * warm_ms / 1000)
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
         headroom = window - period
         self.schedule = LateStart(rate, period, window, None if o.reserve_ms is None else o.reserve_ms / 1000.0)
         self.retakes = Retakes(rate, period, window, enabled=not retake_off, reason=retake_off,
-                               splice_knobs=o.splice_knobs and not retake_off)
+                               splice_knobs=self._splices(o) and not retake_off)
         self.retakes.note_take(warm_ms / 1000)
+        self._max_growth = 0 if small else MAX_GROWTH_PERIODS * period
         self.latency = Latency(rate=rate, block=self.pipeline.block_device_frames, headroom=headroom, period=period,
                                signal=self.pipeline.signal_delay, device_in=float(device_latency[0]),
                                device_out=float(device_latency[1]))
@@ -183,7 +206,6 @@ class LiveServer:
                               f"use a smaller --block or --headroom")
         self.telemetry = Telemetry(self.shared, self.engine, self.latency, schedule=self.schedule,
                                    retakes=self.retakes)
-        self.rig.telemetry = self.telemetry
         if source is not None:
             audio, file_rate = source
             self.input = LoopedFileInput(resample(audio, file_rate, rate).T.copy(), self.shared, rate,
@@ -198,7 +220,7 @@ class LiveServer:
         if o.output_file is not None:
             self.recording.open_output_file(o.output_file)
         self._prime()
-        self.rig.add_listener(self._on_change)
+        self.rig.add_listener(self._on_change, inline=True)  # `record` starts at the knob
         # A full collection walks every object (the model's included: ~100 ms here) holding the
         # GIL, which stalls the model thread past its compute window. Freeze what exists now; later
         # collections walk only what the show allocates.
@@ -250,9 +272,6 @@ class LiveServer:
         if self._froze:
             gc.unfreeze()
             self._froze = False
-
-        if getattr(self.rig, "telemetry", None) is self.telemetry:
-            self.rig.telemetry = None
         return written
 
     def close(self) -> None:
@@ -292,6 +311,8 @@ class LiveServer:
             return "switched off (--no-retakes)", None
         if o.reserve_ms is not None:
             return "late starts (--reserve) wait for knob moves instead", None
+        if self._small_blocks():
+            return "not needed: blocks this small hear a knob in the next one anyway", None
         caches, self._packed = pack_for_retakes(self.engine)
         if caches is None:
             return "this model keeps streaming state outside its caches: a block cannot be computed twice", None
@@ -556,7 +577,7 @@ class LiveServer:
         if self.schedule.active:
             return 0
         latency = self.latency
-        grow = min(late, MAX_GROWTH_PERIODS * latency.period - self.telemetry.latency_grown)
+        grow = min(late, self._max_growth - self.telemetry.latency_grown)
         if grow <= 0:
             return 0
         self._out_pos += grow
@@ -575,6 +596,14 @@ class LiveServer:
         wait = self.schedule.delay(self._out_pos - read, since, time.monotonic(), slowest)
         if wait > 0.0002:
             time.sleep(wait)
+
+    def _small_blocks(self) -> bool:
+        return self.engine.block_size / self.rig.model.sample_rate * 1000 < SMALL_BLOCK_MS
+
+    def _splices(self, o: ServeOptions) -> bool:
+        if o.splice_knobs is not None:
+            return o.splice_knobs
+        return self.engine.block_size >= SPLICE_FROM_BLOCK
 
     def _bend_loop(self) -> None:
         """Compute changed bends as they come, at most once per eighth of a model block: a flood

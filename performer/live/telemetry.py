@@ -137,8 +137,10 @@ class Telemetry:
             "retakes": None if self.retakes is None else self.retakes.snapshot(),
         }
 
-    def status_line(self) -> str:
-        s = self.snapshot()
+    def status_line(self, snapshot: dict | None = None) -> str:
+        """One line for the console; of ``snapshot`` when given (the stop summary's, so the last
+        line printed and the summary agree)."""
+        s = snapshot if snapshot is not None else self.snapshot()
         fill = s["ring_fill"]
         parts = [s["state"], f"model {s['model_ms']['mean']:.1f}/{s['model_ms']['max']:.1f} ms",
                  f"RTF {s['realtime_factor']:.2f}", f"xruns {s['xruns_after_warmup']}",

@@ -10,7 +10,6 @@ computes dirty tensors from their originals and publishes them together; the mod
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -21,15 +20,20 @@ import torch
 from performer.bending.bank import TensorBank
 from performer.bending.chain import MAX_SEED, MAX_SLOTS, SLOT_FIELDS_TYPES, Slot, placeholder_slot
 from performer.bending.masks import MASK_MODES
-from performer.bending.transforms import TRANSFORMS, coerce_number, get_transform
+from performer.bending.transforms import TRANSFORMS, get_transform
 from performer.errors import AddressError, ValueRangeError
 from performer.model.loader import NNModel
 from performer.model.tensors import TensorInfo, describe_tensors
-from performer.rig import addresses
+from performer.rig import addresses, values
 from performer.rig.addresses import GLOBALS, Address
 from performer.rig.overlay import Overlay, field_range
+from performer.rig.state import plan_state
+from performer.rig.values import LATENT_RANGE
+from performer.rig.changes import ChangeDispatcher
 
 log = logging.getLogger("performer.rig")
+# Addresses a scene session adds as actions (scenes/manager.py): without one, say so plainly.
+SESSION_ROOTS = frozenset({"scene", "setlist", "undo", "redo", "panic"})
 STATE_ADDRESS = "state"  # the change event of a whole-state load: its value is how many tensors changed
 
 
@@ -69,8 +73,12 @@ def db_to_gain(db: float) -> float:
 
 
 class Rig:
-    def __init__(self, model: NNModel, max_slots: int = MAX_SLOTS, draw_cache_bytes: int = 1 << 30):
+    def __init__(self, model: NNModel, max_slots: int = MAX_SLOTS, draw_cache_bytes: int = 1 << 30,
+                 dispatcher: ChangeDispatcher | None = None):
+        """``dispatcher``: listeners run on its thread, coalesced (``performer serve``); without
+        one they run inline on the sender's thread (offline tools, unit tests)."""
         self.model = model
+        self.dispatcher = dispatcher
         self.tensors: list[TensorInfo] = describe_tensors(model.module)
         self.max_slots = max_slots
         self.bank = TensorBank(model.module, self.tensors, draw_cache_bytes)
@@ -85,12 +93,11 @@ class Rig:
         self._lock = threading.RLock()
         self._compute_lock = threading.Lock()
         self._work = threading.Event()
-        self._listeners: list[Callable[[Change], None]] = []
+        self._listeners: list[Callable[[Change], None]] = []  # inline: cheap, on the sender's thread
         self._actions: dict[str, tuple[Callable[[object, str], object], Callable[[], object] | None]] = {}
         self.audio = AudioParams()
         self._overlay = Overlay(self._parse)  # modulation offsets: used when computing, never stored
         self._sections: dict[str, tuple[Callable[[], object], Callable[[object, str], list[str]]]] = {}
-        self.telemetry = None  # the live server's Telemetry while one runs (status for UIs)
 
     # -- the one way in ---------------------------------------------------------------------
     def add_action(self, address: str, setter: Callable[[object, str], object],
@@ -152,8 +159,6 @@ class Rig:
         lock, so the bend worker computes all changed tensors in one round and the engine installs
         them at one block boundary: never half a state audible. Tensors the state does not mention
         are cleared. Returns what could not be applied (tensors this model lacks, bad values)."""
-        from performer.rig.state import plan_state
-
         plan = plan_state(self, state, locks, include_selection)
         sections_changed = []
         for name, (get, load) in list(self._sections.items()):
@@ -182,8 +187,6 @@ class Rig:
                     self._latent_offset[i] = value
                     changed.append((f"latent/{i}/offset", value))
             for name, value in plan.globals.items():
-                if name == "bypass":
-                    value = float(value >= 0.5)
                 if self._globals[name] != value:
                     self._globals[name] = value
                     changed.append((name, value))
@@ -252,11 +255,26 @@ class Rig:
         except AddressError as exc:
             raise AddressError(f"{address!r}: {exc}") from None
 
-    def add_listener(self, listener: Callable[[Change], None]) -> None:
-        self._listeners.append(listener)
+    def add_listener(self, listener: Callable[[Change], None], *, inline: bool = False) -> None:
+        """Call ``listener`` with every change. ``inline`` listeners run on the sender's thread
+        and must take microseconds (the engine's retake check); the rest run on the dispatcher's
+        thread, coalesced per address, when the rig has one."""
+        if inline or self.dispatcher is None:
+            self._listeners.append(listener)
+        else:
+            self.dispatcher.add_listener(listener)
 
     def remove_listener(self, listener: Callable[[Change], None]) -> None:
-        self._listeners.remove(listener)
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+        elif self.dispatcher is not None:
+            self.dispatcher.remove_listener(listener)
+        else:
+            raise ValueError(f"{listener!r} is not listening")
+
+    def flush_changes(self, timeout: float = 2.0) -> bool:
+        """Wait until every listener has seen every change made so far (a no-op when inline)."""
+        return True if self.dispatcher is None else self.dispatcher.flush(timeout)
 
     # -- bend computation and installation --------------------------------------------------
     def compute_pending(self) -> int:
@@ -324,8 +342,8 @@ class Rig:
         return {
             "globals": {n: {"min": lo, "max": hi, "default": d, "unit": u} for n, (lo, hi, d, u) in GLOBALS.items()},
             "latent": {"size": self.model.latent_size or 0, "labels": self.model.latent_labels,
-                       "offset": {"min": -8.0, "max": 8.0},
-                       "scale": {"min": -8.0, "max": 8.0}},
+                       "offset": {"min": LATENT_RANGE[0], "max": LATENT_RANGE[1]},
+                       "scale": {"min": LATENT_RANGE[0], "max": LATENT_RANGE[1]}},
             "slot_fields": {
                 "transform": list(TRANSFORMS), "amount": {"min": 0.0, "max": 1.0},
                 "percent": {"min": 0.0, "max": 1.0}, "mode": list(MASK_MODES),
@@ -343,26 +361,20 @@ class Rig:
         if selected:  # a bank address: the selected tensor, or the k-th after it (wrapping)
             offset = int(selected.group(1) or 0)
             address = f"#{(self._selected + offset) % len(self.tensors)}{selected.group(2)}"
+        if isinstance(address, str) and address.split("/", 1)[0] in SESSION_ROOTS:
+            raise AddressError(f"{address!r}: scenes are not available yet (they start with `performer serve`)")
         return addresses.parse(address, self._by_name, len(self.tensors), self.model.latent_size, self.max_slots)
 
     def _apply(self, a: Address, value: object) -> object:
         if a.kind == "global":
-            lo, hi, _, unit = GLOBALS[a.field]
-            number = coerce_number(value, a.field)
-            if not lo <= number <= hi:
-                raise ValueRangeError(f"{a.field} must be in range {lo:g}..{hi:g} ({unit}), got {number:g}")
-            if a.field in ("bypass", "record"):
-                number = float(number >= 0.5)
-            self._globals[a.field] = number
+            self._globals[a.field] = stored = values.global_value(a.field, value)
             self._publish_audio()
-            return number
+            return stored
         if a.kind == "latent":
-            number = coerce_number(value, f"latent/{a.latent}/{a.field}")
-            if not -8.0 <= number <= 8.0:
-                raise ValueRangeError(f"latent/{a.latent}/{a.field} must be in range -8..8, got {number:g}")
-            (self._latent_scale if a.field == "scale" else self._latent_offset)[a.latent] = number
+            stored = values.latent_value(value, f"latent/{a.latent}/{a.field}")
+            (self._latent_scale if a.field == "scale" else self._latent_offset)[a.latent] = stored
             self._publish_audio()
-            return number
+            return stored
         if a.kind == "select":
             return self._select(a.field, value)
         if a.kind == "reset_all":
@@ -381,12 +393,12 @@ class Rig:
             if isinstance(value, str) and not value.lstrip("-").isdigit():
                 self._selected = addresses.parse(f"{value}/reset", self._by_name, count, None, 1).tensor
                 return self._selected
-            index = coerce_number(value, "select/tensor")
+            index = values.number(value, "select/tensor")
             if index != int(index) or not 0 <= index < count:
                 raise ValueRangeError(f"select/tensor must be a tensor name or a position 0..{count - 1}, got {value!r}")
             self._selected = int(index)
             return self._selected
-        steps = coerce_number(value, f"select/{how}")
+        steps = values.number(value, f"select/{how}")
         if steps < 0 or steps != int(steps):
             raise ValueRangeError(f"select/{how} takes a whole number of tensors to move (0 = stay), got {value!r}")
         sign = 1 if how == "next" else -1
@@ -398,7 +410,7 @@ class Rig:
         existing = chain[a.slot] if a.slot < len(chain) else None
         slot = existing.copy() if existing else Slot()
         label = f"{self.tensors[a.tensor].name}/{a.slot}/"
-        stored = _set_slot_field(slot, a.field, value, label)
+        stored = values.set_slot_field(slot, a.field, value, label)
         new_chain = list(chain)
         while len(new_chain) < a.slot:
             new_chain.append(placeholder_slot())
@@ -432,44 +444,11 @@ class Rig:
             self.audio = audio
 
     def _emit(self, change: Change) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.publish(change)
         for listener in list(self._listeners):
             try:
                 listener(change)
             except Exception:  # a broken listener must not break the control path
                 log.exception("change listener %r failed on %s", listener, change.address)
 
-
-def _set_slot_field(slot: Slot, field: str, value: object, label: str) -> object:
-    if field == "transform":
-        slot.transform = get_transform(value).name
-        return slot.transform
-    if field == "mode":
-        if value not in MASK_MODES:
-            raise ValueRangeError(f"{label}mode must be one of {', '.join(MASK_MODES)}, got {value!r}")
-        slot.mode = value
-        return value
-    if field in ("amount", "percent"):
-        number = coerce_number(value, label + field)
-        if not 0.0 <= number <= 1.0:
-            raise ValueRangeError(f"{label}{field} must be in range 0..1, got {number:g}")
-        setattr(slot, field, number)
-        return number
-    if field == "seed":
-        number = coerce_number(value, label + field)
-        if number != math.floor(number) or not 0 <= number <= MAX_SEED:
-            raise ValueRangeError(f"{label}seed must be an integer in range 0..{MAX_SEED}, got {value!r}")
-        slot.seed = int(number)
-        return slot.seed
-    if field == "bypass":
-        slot.bypass = coerce_number(value, label + field) >= 0.5
-        return int(slot.bypass)
-    transform = get_transform(slot.transform)
-    try:
-        param = transform.param(field)
-    except ValueRangeError:
-        raise ValueRangeError(
-            f"{label}{field}: not a slot field ({', '.join(SLOT_FIELDS_TYPES)}) nor a parameter of "
-            f"{transform.name!r} ({', '.join(p.name for p in transform.params) or 'it has none'})") from None
-    stored = param.coerce(value, label)
-    slot.params.setdefault(transform.name, {})[field] = stored
-    return stored

@@ -7,6 +7,7 @@ all its tensors are computed in one round and installed at one block boundary.
 
 Locks (addresses a recall leaves alone, like a synth's group locks): a tensor (by name or #i),
 ``latent`` or ``latent/<i>``, or a global (``mix``, ``input/gain``, ``output/gain``, ``bypass``).
+Values pass the same rule as ``Rig.set`` (``values.py``); a refused one is skipped and reported.
 ``record`` is never part of a state load: a recall must not start or stop a recording.
 """
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 
 from performer.bending.chain import Slot
 from performer.errors import AddressError, PerformerError
+from performer.rig.addresses import GLOBALS
+from performer.rig.values import global_value, latent_value, set_slot_field
 
 NOT_LOADED_GLOBALS = ("record",)
 
@@ -32,8 +35,6 @@ class StatePlan:
 
 def parse_locks(rig, locks) -> tuple[set[int], set[int] | None, set[str]]:
     """(locked tensor indices, locked latent indices (None = all), locked globals)."""
-    from performer.rig.addresses import GLOBALS
-
     tensors: set[int] = set()
     latent: set[int] | None = set()
     globals_: set[str] = set()
@@ -59,9 +60,6 @@ def parse_locks(rig, locks) -> tuple[set[int], set[int] | None, set[str]]:
 
 def plan_state(rig, state: dict, locks=(), include_selection: bool = False) -> StatePlan:
     """Validate ``state`` against ``rig``'s model; raise PerformerError only for a malformed state."""
-    from performer.rig.addresses import GLOBALS
-    from performer.rig.rig import _set_slot_field
-
     if not isinstance(state, dict):
         raise PerformerError(f"a state must be a mapping, got {type(state).__name__}")
     locked_tensors, locked_latent, locked_globals = parse_locks(rig, locks)
@@ -80,7 +78,7 @@ def plan_state(rig, state: dict, locks=(), include_selection: bool = False) -> S
             continue
         if index in locked_tensors:
             continue
-        chain = _chain(slots, name, _set_slot_field, rig.max_slots, plan.report)
+        chain = _chain(slots, name, rig.max_slots, plan.report)
         if chain is not None:
             plan.chains[index] = chain
         else:
@@ -95,27 +93,26 @@ def plan_state(rig, state: dict, locks=(), include_selection: bool = False) -> S
         for i, value in enumerate(values):
             if locked_latent is None or i in locked_latent:
                 continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and -8.0 <= value <= 8.0:
-                target[i] = float(value)
-            else:
-                plan.report.append(f"latent/{i}/{kind}: {value!r} is not a number in -8..8; skipped")
+            try:
+                target[i] = latent_value(value, f"latent/{i}/{kind}")
+            except PerformerError as exc:
+                plan.report.append(f"{exc}; skipped")
     for name, value in (state.get("globals", {}) or {}).items():
         if name in NOT_LOADED_GLOBALS or name in locked_globals:
             continue
         if name not in GLOBALS:
             plan.report.append(f"{name}: not a global; skipped")
             continue
-        lo, hi = GLOBALS[name][0], GLOBALS[name][1]
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi:
-            plan.globals[name] = float(value)
-        else:
-            plan.report.append(f"{name}: {value!r} is not in {lo:g}..{hi:g}; skipped")
+        try:
+            plan.globals[name] = global_value(name, value)
+        except PerformerError as exc:
+            plan.report.append(f"{exc}; skipped")
     if include_selection and isinstance(state.get("selected"), int) and 0 <= state["selected"] < len(rig.tensors):
         plan.selected = state["selected"]
     return plan
 
 
-def _chain(slots, name: str, set_field, max_slots: int, report: list[str]) -> list[Slot] | None:
+def _chain(slots, name: str, max_slots: int, report: list[str]) -> list[Slot] | None:
     if not isinstance(slots, list) or len(slots) > max_slots:
         report.append(f"{name}: a chain is a list of at most {max_slots} slots; left as it was")
         return None
@@ -127,15 +124,15 @@ def _chain(slots, name: str, set_field, max_slots: int, report: list[str]) -> li
             return None
         slot = Slot()
         try:
-            set_field(slot, "transform", data.get("transform", "none"), label)
+            set_slot_field(slot, "transform", data.get("transform", "none"), label)
             for key in ("amount", "percent", "mode", "seed", "bypass"):
                 if key in data:
-                    set_field(slot, key, data[key], label)
+                    set_slot_field(slot, key, data[key], label)
             params = data.get("params", {}) or {}
             for transform_name, values in params.items():
                 if transform_name == slot.transform:
                     for param, value in (values or {}).items():
-                        set_field(slot, param, value, label)
+                        set_slot_field(slot, param, value, label)
                 else:  # values kept for when the slot switches back to that transform
                     slot.params[transform_name] = dict(values or {})
         except (PerformerError, ValueError, TypeError) as exc:

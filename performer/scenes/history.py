@@ -117,6 +117,7 @@ class UndoHistory:
 
     # -- internals ----------------------------------------------------------------------------
     def _step(self, direction: int, source: str) -> bool:
+        self.rig.flush_changes()  # the newest change must be an entry before we step past it
         with self._apply_lock:
             with self._lock:
                 target = self._index + direction

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from performer.errors import PerformerError, ValueRangeError
 from performer.rig import Rig
@@ -39,8 +40,12 @@ def _pressed(value: object) -> bool:
 
 
 class SceneManager:
-    def __init__(self, rig: Rig, store: SceneStore, setlist: list[str] | None = None, history: bool = True):
+    def __init__(self, rig: Rig, store: SceneStore, setlist: list[str] | None = None, history: bool = True,
+                 blocks: Callable[[], int | None] | None = None):
+        """``blocks``: the live engine's block count (None while no audio runs), for
+        ``scene/quantize``; without it recalls are immediate."""
         self.rig = rig
+        self._block_counter = blocks
         self.store = store
         self.setlist = list(setlist or [])
         self.position = -1  # nothing recalled from the set list yet
@@ -69,15 +74,12 @@ class SceneManager:
         }
         for address, (setter, getter) in self._actions.items():
             rig.add_action(address, setter, getter)
-        rig.scenes = self  # the OSC handler's /performer/scene/recall hook
 
     def close(self) -> None:
         for address in self._actions:
             self.rig.remove_action(address)
         if self.history is not None:
             self.history.close()
-        if getattr(self.rig, "scenes", None) is self:
-            self.rig.scenes = None
 
     # -- direct API (also what the addresses call) ------------------------------------------
     def save(self, name: str, locks: list[str] | None = None) -> Scene:
@@ -197,9 +199,8 @@ class SceneManager:
         return report
 
     def _blocks(self):
-        telemetry = getattr(self.rig, "telemetry", None)
-        engine = getattr(telemetry, "engine", None)
-        return (lambda: engine.stats.blocks) if engine is not None else None
+        counter = self._block_counter
+        return counter if counter is not None and counter() is not None else None
 
     def _recall_at(self, blocks, target: int, scene: Scene, state: dict, report: list[str], source: str,
                    request: int) -> None:

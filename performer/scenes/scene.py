@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
 
+from performer.errors import ValueRangeError
+from performer.rig.addresses import GLOBALS
+from performer.rig.values import global_value, latent_value, number
 from performer.scenes.errors import SceneError
 from performer.scenes.identity import ModelIdentity, model_identity
 from performer.scenes.names import validate_name
@@ -52,15 +54,12 @@ def dump_json(data: object) -> bytes:
     return (json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def validate_state(state: object, where: str = "state") -> dict:
-    """Check the shape of a bend state (as Rig.state() returns it); return a deep copy.
+    """Check a bend state (as Rig.state() returns it); return a deep copy, values coerced.
 
-    Values are not range-checked here: which transforms and ranges exist is the rig's business,
-    and Rig.load_state reports what it cannot apply."""
+    Latent values and known globals pass the rig's value rule (``rig/values.py``), so a file
+    takes what ``Rig.set`` takes (numeric text included) and stores the number. Slot fields and
+    unknown globals are left to Rig.load_state, which reports what this model cannot apply."""
     if not isinstance(state, dict):
         raise SceneError(f"{where} must be an object, got {type(state).__name__}")
     missing = [k for k in STATE_KEYS if k not in state]
@@ -77,29 +76,32 @@ def validate_state(state: object, where: str = "state") -> dict:
                 raise SceneError(f"{where}.tensors[{name!r}][{i}] must be a slot object with a 'transform'")
             if not isinstance(slot.get("params", {}), dict):
                 raise SceneError(f"{where}.tensors[{name!r}][{i}].params must be an object")
-    latent = state["latent"]
+    state = copy.deepcopy(state)
+    latent, globals_ = state["latent"], state["globals"]
     if not isinstance(latent, dict):
         raise SceneError(f"{where}.latent must be an object with 'scale' and 'offset' lists")
     for key in ("scale", "offset"):
-        values = latent.get(key)
-        if not isinstance(values, list):
-            raise SceneError(f"{where}.latent.{key} must be a list of numbers, got {values!r}")
-        for i, v in enumerate(values):
-            if not _is_number(v):
-                raise SceneError(f"{where}.latent.{key}[{i}] must be a finite number, got {v!r}")
+        if not isinstance(latent.get(key), list):
+            raise SceneError(f"{where}.latent.{key} must be a list of numbers, got {latent.get(key)!r}")
     if len(latent["scale"]) != len(latent["offset"]):
         raise SceneError(f"{where}.latent.scale and .offset must have the same length "
                          f"({len(latent['scale'])} != {len(latent['offset'])})")
-    globals_ = state["globals"]
     if not isinstance(globals_, dict):
         raise SceneError(f"{where}.globals must be an object of address -> number")
-    for key, v in globals_.items():
-        if not (_is_number(v) or isinstance(v, bool)):
-            raise SceneError(f"{where}.globals[{key!r}] must be a finite number, got {v!r}")
+    try:
+        for key in ("scale", "offset"):
+            values = latent[key]
+            for i, v in enumerate(values):
+                values[i] = latent_value(v, f"{where}.latent.{key}[{i}]")
+        for key, v in globals_.items():  # an unknown global (a newer file's): a number, reported at load
+            label = f"{where}.globals[{key!r}]"
+            globals_[key] = global_value(key, v, label) if key in GLOBALS else number(v, label)
+    except ValueRangeError as exc:
+        raise SceneError(str(exc)) from None
     selected = state["selected"]
     if not isinstance(selected, int) or isinstance(selected, bool) or selected < 0:
         raise SceneError(f"{where}.selected must be a tensor index >= 0, got {selected!r}")
-    return copy.deepcopy(state)
+    return state
 
 
 def validate_time(value: object, where: str) -> str:

@@ -32,8 +32,10 @@ class SessionOptions:
 
 
 class SceneSession:
-    def __init__(self, rig: Rig, options: SessionOptions, report: Callable[[str], None] = log.warning):
+    def __init__(self, rig: Rig, options: SessionOptions, report: Callable[[str], None] = log.warning,
+                 blocks: Callable[[], int | None] | None = None):
         self.rig = rig
+        self.blocks = blocks  # the live engine's block count, for scene/quantize
         self.options = options
         self.report = report
         self.manager: SceneManager | None = None
@@ -72,7 +74,7 @@ class SceneSession:
         missing = [name for name in setlist if not store.exists(name)]
         if missing:
             self.report(f"set list {setlist_path}: no scene named {', '.join(map(repr, missing))}")
-        self.manager = SceneManager(self.rig, store, setlist)
+        self.manager = SceneManager(self.rig, store, setlist, blocks=self.blocks)
         listing = store.list()
         for error in listing.errors:
             self.report(f"scene not readable: {error}")

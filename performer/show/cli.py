@@ -47,15 +47,19 @@ def add_parsers(sub, bend_type) -> None:
     serve.add_argument("--no-retakes", dest="retakes", action="store_false",
                        help="do not compute a block a second time when a knob moves after it was computed (by "
                             "default a block is computed again just before it is due, and played if done in time)")
-    serve.add_argument("--splice-knobs", action="store_true",
+    serve.add_argument("--splice-knobs", action=argparse.BooleanOptionalAction, default=None,
                        help="hear a knob moved while a block plays in that block, spliced in from the next callback "
-                            "but one (crossfaded), instead of from the next block: ~25 ms instead of up to a block "
-                            "+ the retake reserve; up to one more model call per block while knobs move")
+                            "but one (crossfaded), instead of from the next block: 25-40 ms instead of 55-61 ms with "
+                            "2048-sample blocks; up to one more model call per block while knobs move. Default: on "
+                            "for blocks of 1024 samples or more (--no-splice-knobs: off)")
     serve.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
     serve.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
                        help="set an address at start, e.g. '#3/0/transform=invert'; repeatable")
     serve.add_argument("--record-dir", type=Path, help="where `record` writes WAVs (default ~/Music/Performer)")
     serve.add_argument("--record-input", action="store_true", help="`record` also writes the input")
+    serve.add_argument("--measure-latency", type=float, metavar="S", default=None,
+                       help="JACK only: measure the round trip through the dry path with jack_iodelay for S seconds "
+                            "after the start (mix is set to 0 meanwhile), print it beside the computed figure")
     serve.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (headless runs)")
     serve.add_argument("--status-interval", type=float, default=5.0, metavar="S", help="status line every S s; 0: none")
     serve.add_argument("--client-name", default="performer", help="JACK client name (default performer)")
@@ -148,82 +152,76 @@ def _learn_in_turn(surfaces, addresses: list[str], stop: threading.Event) -> Non
                   + (f" ({control.mode}, {control.encoding})" if control.mode == "relative" else ""), flush=True)
 
 
-def _stop_all(web, surfaces, session) -> None:
-    """What serve started before the audio, when the audio does not start."""
-    if web is not None:
-        web.stop()
-    surfaces.stop()
-    session.stop()
+def show_options(args: argparse.Namespace, report) -> "ShowOptions":
+    """The Show ``performer serve ARGS`` runs (benches and tests build theirs with this too)."""
+    from performer.control.surfaces import SurfaceOptions
+    from performer.live.server import ServeOptions
+    from performer.scenes.session import SessionOptions
+    from performer.show import ShowOptions
+    from performer.show.show import WebOptions
+
+    serve = ServeOptions(input_device=args.input_device, output_device=args.output_device,
+                         input_file=args.input_file, output_file=args.output_file, in_channels=args.in_channels,
+                         out_channels=args.out_channels, samplerate=args.rate, period=args.period, block=args.block,
+                         headroom_ms=args.headroom, reserve_ms=args.reserve, retakes=args.retakes,
+                         splice_knobs=args.splice_knobs, threads=args.threads, record_input=args.record_input,
+                         client_name=args.client_name, report=report)
+    if args.record_dir:
+        serve.record_dir = args.record_dir
+    return ShowOptions(
+        serve=serve,
+        session=SessionOptions(scenes_dir=args.scenes, setlist=args.setlist, restore=not args.fresh,
+                               bending_log=not args.no_bending_log),
+        surfaces=SurfaceOptions(
+            mappings=args.mapping, midi=not args.no_midi, midi_inputs=args.midi_in, midi_api=args.midi_api,
+            osc=not args.no_osc, osc_host=args.osc_host, osc_port=args.osc_port,
+            osc_allow=[ip.strip() for ip in args.osc_allow.split(",")] if args.osc_allow else None),
+        web=WebOptions(enabled=not args.no_web, host=args.web_host, port=args.web_port, token=args.web_token),
+        bends=list(args.bend))
+
+
+def report_line(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _measure_latency(show, seconds: float, client: str) -> None:
+    """--measure-latency: jack_iodelay through the dry path (mix 0, delayed to match the model)."""
+    from performer.live.roundtrip import measure
+
+    mix = show.rig.get("mix")
+    show.rig.set("mix", 0.0, source="latency")
+    try:
+        result = measure(client, show.live.rate, seconds)
+    except PerformerError as exc:
+        report_line(f"latency not measured: {exc}")
+        return
+    finally:
+        show.rig.set("mix", mix, source="latency")
+    s = result.summary()
+    computed = 1000 * show.live.latency.total_seconds
+    if not s["readings"]:
+        report_line(f"latency not measured: jack_iodelay found no signal in {seconds:g} s")
+        return
+    print(f"latency measured: {s['median_ms']:.2f} ms in to out (min {s['min_ms']:.2f}, max {s['max_ms']:.2f}, "
+          f"{s['readings']} readings of jack_iodelay); computed {computed:.2f} ms", flush=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from performer.live.device_link import DeviceError
-    from performer.live.server import LiveServer, ServeOptions
     from performer.model import load_model
-    from performer.rig import Rig
-
-    from performer.scenes.session import SceneSession, SessionOptions
+    from performer.show import Show
 
     model = load_model(args.model)
-    rig = Rig(model)
-
-    def report(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-    session = SceneSession(rig, SessionOptions(scenes_dir=args.scenes, setlist=args.setlist, restore=not args.fresh,
-                                               bending_log=not args.no_bending_log), report=report)
-    restored = session.restore()
-    for address, value in args.bend:
-        rig.set(address, value, source="cli")
-
-    options = ServeOptions(input_device=args.input_device, output_device=args.output_device,
-                           input_file=args.input_file, output_file=args.output_file, in_channels=args.in_channels,
-                           out_channels=args.out_channels, samplerate=args.rate, period=args.period, block=args.block,
-                           headroom_ms=args.headroom, reserve_ms=args.reserve, retakes=args.retakes,
-                           splice_knobs=args.splice_knobs, threads=args.threads, record_input=args.record_input,
-                           client_name=args.client_name, report=report)
-    if args.record_dir:
-        options.record_dir = args.record_dir
     if args.output_file:
         from performer.audio.files import check_writable
         check_writable(args.output_file)
-    from performer.control.surfaces import ControlSurfaces, SurfaceOptions
-
-    surfaces = ControlSurfaces(rig, SurfaceOptions(
-        mappings=args.mapping, midi=not args.no_midi, midi_inputs=args.midi_in, midi_api=args.midi_api,
-        osc=not args.no_osc,
-        osc_host=args.osc_host, osc_port=args.osc_port,
-        osc_allow=[ip.strip() for ip in args.osc_allow.split(",")] if args.osc_allow else None), report=report)
-    # Scenes, MIDI (a process of its own) and the dashboard's imports cost a second or two of CPU:
-    # pay it before the audio starts, not in its first blocks (a late block there grows the latency).
-    started_lines = []
+    show = Show(model, show_options(args, report_line), report=report_line)
     try:
-        started_lines = session.start() + surfaces.start()
-    except Exception as exc:  # scenes and control surfaces never take the audio down
-        report(f"scenes, MIDI or OSC failed to start: {exc}")
-    server = LiveServer(rig, options)
-    # The dashboard starts before the audio too: its start is ~80 ms of Python holding the GIL,
-    # which would otherwise land on the first blocks' deadlines.
-    web, web_error = None, None
-    if not args.no_web:
-        from performer.web.context import WebContext
-        from performer.web.server import WebServer, needs_token, new_token
-
-        token = args.web_token or (new_token() if needs_token(args.web_host) else None)
-        try:
-            web = WebServer(WebContext(rig, live=server, surfaces=surfaces, session=session, token=token),
-                            host=args.web_host, port=args.web_port).start()
-        except PerformerError as exc:  # the dashboard never takes the audio down either
-            web_error = exc
-    try:
-        server.start()
+        show.start()
     except DeviceError as exc:
-        _stop_all(web, surfaces, session)
         found = format_devices(exc.devices) if exc.devices else "  (no audio devices found)"
         raise PerformerError(f"no usable audio device: {exc}\nfound:\n{found}\n{NO_DEVICE_HINT}") from None
-    except BaseException:
-        _stop_all(web, surfaces, session)
-        raise
+    server, web, options = show.live, show.web, show.options.serve
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     info, lat = server.device_info, server.latency
@@ -237,16 +235,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"latency: {lat.describe()}; {server.schedule.describe()}; {server.retakes.describe()}", flush=True)
     time.sleep(0.05)  # the model thread reports its priority as it starts
     print(f"model thread: {server.telemetry.model_priority}", flush=True)
-    if restored:
-        print(restored, flush=True)
-    for line in started_lines:
+    for line in show.lines:
         print(line, flush=True)
     if web is not None:
         print(f"web: {web.url()}", flush=True)
-    elif web_error is not None:
-        report(f"dashboard off: {web_error}")
+    elif show.web_error is not None:
+        report_line(f"dashboard off: {show.web_error}")
     if args.learn:
-        threading.Thread(target=_learn_in_turn, args=(surfaces, args.learn, stop), daemon=True).start()
+        threading.Thread(target=_learn_in_turn, args=(show.surfaces, args.learn, stop), daemon=True).start()
+    if args.measure_latency:
+        _measure_latency(show, args.measure_latency, args.client_name)
     print("running; Ctrl-C stops. `record` = 1 records to " + str(options.record_dir), flush=True)
     started = time.monotonic()
     next_status = started + args.status_interval if args.status_interval > 0 else float("inf")
@@ -262,17 +260,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.fade_out()  # the show ends here: what stopping costs stays out of the summary
-        if web is not None:  # it reads the server
-            web.stop()
-        # The audio before MIDI: a JACK client leaving the graph can delay a cycle (the bench saw
-        # one joining do so), heard as a late block while the audio still plays.
-        written = server.stop()
-        surfaces.stop()
-        session.stop()
+        written = show.stop()
     for written_path in written:
         print(f"wrote {written_path}")
-    snapshot = server.show or server.telemetry.snapshot()
+    snapshot = show.summary or server.telemetry.snapshot()
+    # The last status line and the summary come from one snapshot, so they cannot disagree.
+    print(server.telemetry.status_line(snapshot), file=sys.stderr, flush=True)
     print(f"stopped after {snapshot['uptime_s']:.1f} s: {snapshot['blocks']} blocks, "
           f"xruns {snapshot['xruns_after_warmup']}, late frames {snapshot['late_frames']}, "
           f"guard {snapshot['guard_events']}, model errors {snapshot['model_errors']}")

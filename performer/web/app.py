@@ -176,19 +176,19 @@ def create_app(context: WebContext) -> FastAPI:
 
     @app.get("/api/inputs", summary="Example inputs, uploaded files, and what the engine hears now")
     def get_inputs() -> dict:
-        from performer.live.examples import EXAMPLES
+        from performer.audio.examples import EXAMPLES
 
         folder = context.uploads()
         uploads = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if folder.is_dir() else []
         live = context.live
         return {"examples": list(EXAMPLES), "uploads": uploads, "current": getattr(live, "input_name", None),
-                "device": getattr(live, "_device_input", None) is not None}
+                "device": live is not None and live.has_device_input}
 
     @app.post("/api/inputs/{name}", summary="Loop an example or an upload as the input ('device' goes back)",
               responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}})
     def post_input(name: str) -> dict:
         from performer.audio.files import read_audio
-        from performer.live.examples import EXAMPLES, example
+        from performer.audio.examples import EXAMPLES, example
 
         live = context.live
         if live is None:

@@ -14,6 +14,8 @@ from tests.conftest import tone
 
 def test_default_block_size_is_a_multiple_of_the_ratio():
     assert default_block_size(512) == 2048
+    assert default_block_size(128) == 128  # a model built for small blocks runs at its ratio
+    assert default_block_size(256) == 256 and default_block_size(257) == 2056
     assert default_block_size(2048) == 2048
     assert default_block_size(3000) == 3000
     assert default_block_size(1024, 100) == 1024

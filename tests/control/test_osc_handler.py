@@ -268,29 +268,30 @@ def test_error_logging_is_rate_limited(handler, caplog):
 # -- scenes -----------------------------------------------------------------------------------------
 def test_scene_recall_without_scenes(handler):
     replies = send(handler, "/performer/scene/recall", "verse")
-    assert error_of(replies) == ("scene/recall", "scenes are not available yet")
+    assert error_of(replies)[0] == "scene/recall"
+    assert "scenes are not available yet" in error_of(replies)[1]
 
 
-class RecordingScenes:
-    """Stands in for the scene store the rig will get: records recalls, knows one scene."""
+def test_scene_recall_is_an_address_like_any_other(handler, rig, tmp_path):
+    """No OSC special case: a recall goes through Rig.set, so it emits a change event as a web or
+    MIDI recall does."""
+    from performer.scenes.manager import SceneManager
+    from performer.scenes.store import SceneStore
 
-    def __init__(self):
-        self.recalled = []
-
-    def recall(self, name, source="api"):
-        if name != "verse":
-            raise KeyError(f"no scene named {name!r}; scenes: verse")
-        self.recalled.append((name, source))
-
-
-def test_scene_recall_uses_the_rig_hook(handler, rig):
-    rig.scenes = RecordingScenes()
-    assert send(handler, "/performer/scene/recall", "verse") == []
-    assert rig.scenes.recalled == [("verse", "osc")]
-    assert error_of(send(handler, "/performer/scene/recall", "chorus")) == (
-        "scene/recall", "no scene named 'chorus'; scenes: verse")
-    assert "expects one scene name" in error_of(send(handler, "/performer/scene/recall"))[1]
-    assert send(handler, "/ctrl", "scene/recall", "verse") == []
+    manager = SceneManager(rig, SceneStore(tmp_path / "scenes"), history=False)
+    try:
+        rig.set("mix", 0.25)
+        manager.save("verse")
+        rig.set("mix", 1.0)
+        changes = []
+        rig.add_listener(changes.append)
+        assert send(handler, "/performer/scene/recall", "verse") == []
+        assert rig.get("mix") == 0.25
+        assert ("scene/recall", "osc") in [(c.address, c.source) for c in changes]
+        assert "no scene named 'chorus'" in error_of(send(handler, "/performer/scene/recall", "chorus"))[1]
+        assert send(handler, "/ctrl", "scene/recall", "verse") == []
+    finally:
+        manager.close()
 
 
 def test_stats_count_messages(rig):

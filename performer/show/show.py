@@ -1,0 +1,130 @@
+"""The Show builds and owns what ``performer serve`` runs, and starts and stops it in order.
+
+Rig (with its change dispatcher), scene session (scenes, undo, autosave, bending log), control
+surfaces (MIDI, OSC), the live engine and the dashboard. The CLI, the benches and the end-to-end
+tests all build this one object, so what is measured is what performers run. Each part gets
+what it needs passed in: nothing is reached through attributes set on another part.
+
+Start order: scenes and control surfaces, then the dashboard, then the audio. Their start-up
+is seconds of Python (imports, a MIDI child process, uvicorn) that would otherwise hold the GIL
+through the first blocks. Stop order: fade the audio out (the show's summary is taken there),
+the dashboard (it reads the engine), the audio, then MIDI/OSC, scenes (the last autosave) and
+the change dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from performer.control.surfaces import ControlSurfaces, SurfaceOptions
+from performer.errors import PerformerError
+from performer.live.server import LiveServer, ServeOptions
+from performer.model.loader import NNModel
+from performer.rig import Rig
+from performer.rig.changes import ChangeDispatcher
+from performer.scenes.session import SceneSession, SessionOptions
+
+log = logging.getLogger("performer.show")
+
+
+@dataclass
+class WebOptions:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8130
+    token: str | None = None  # generated when the host is reachable from a network
+
+
+@dataclass
+class ShowOptions:
+    serve: ServeOptions = field(default_factory=ServeOptions)
+    session: SessionOptions = field(default_factory=SessionOptions)
+    surfaces: SurfaceOptions = field(default_factory=SurfaceOptions)
+    web: WebOptions = field(default_factory=WebOptions)
+    bends: list[tuple[str, object]] = field(default_factory=list)  # set after the autosave's restore
+    change_rate_hz: float = 100.0  # how often listeners (undo, log, UI, feedback) get a batch
+
+
+class Show:
+    def __init__(self, model: NNModel, options: ShowOptions | None = None,
+                 report: Callable[[str], None] = log.warning):
+        self.options = options or ShowOptions()
+        self.report = report
+        self.changes = ChangeDispatcher(self.options.change_rate_hz)
+        self.rig = Rig(model, dispatcher=self.changes)
+        self.live = LiveServer(self.rig, self.options.serve)
+        self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks)
+        self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report)
+        self.web = None  # WebServer once started
+        self.web_error: PerformerError | None = None
+        self.lines: list[str] = []  # what the parts said as they started, for the console
+        self.summary: dict | None = None
+        self._started = False
+
+    def start(self) -> "Show":
+        """Restore, apply the start-up bends, start every part; the audio last. A failing part
+        other than the audio is reported and left off; a failing audio stops the rest and raises."""
+        self.changes.start()
+        restored = self.session.restore()
+        if restored:
+            self.lines.append(restored)
+        for address, value in self.options.bends:
+            self.rig.set(address, value, source="cli")
+        try:
+            self.lines += self.session.start() + self.surfaces.start()
+        except Exception as exc:  # scenes and control surfaces never take the audio down
+            self.report(f"scenes, MIDI or OSC failed to start: {exc}")
+        self._start_web()
+        try:
+            self.live.start()
+        except BaseException:
+            self._stop_control()
+            raise
+        self._started = True
+        return self
+
+    def _start_web(self) -> None:
+        w = self.options.web
+        if not w.enabled:
+            return
+        from performer.web.context import WebContext
+        from performer.web.server import WebServer, needs_token, new_token
+
+        token = w.token or (new_token() if needs_token(w.host) else None)
+        try:
+            context = WebContext(self.rig, live=self.live, surfaces=self.surfaces, session=self.session, token=token)
+            self.web = WebServer(context, host=w.host, port=w.port).start()
+        except PerformerError as exc:  # the dashboard never takes the audio down either
+            self.web_error = exc
+
+    def stop(self) -> list[Path]:
+        """Stop everything in order; returns the files the audio wrote. Safe to call twice."""
+        written: list[Path] = []
+        if self._started:
+            self.summary = self.live.fade_out()  # the show ends here: stopping stays out of its summary
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
+        if self._started:
+            # The audio before MIDI: a JACK client leaving the graph can delay a cycle.
+            written = self.live.stop()
+            self._started = False
+        self._stop_control()
+        return written
+
+    def _stop_control(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
+        self.surfaces.stop()
+        self.session.stop()
+        self.changes.stop()
+
+    def __enter__(self) -> "Show":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
