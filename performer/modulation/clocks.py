@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from collections import deque
+from typing import Callable
 
 import mido
 
@@ -94,6 +95,16 @@ class MidiClock:
                 self.feed(mido.Message.from_bytes(list(data)), t)
             except (ValueError, IndexError) as exc:  # mido raises IndexError for a short message
                 self._say(f"MIDI clock: malformed message {bytes(data).hex()} from {port} ({exc})")
+
+    def tee(self, sink: Callable[[str, float, bytes], None] | None = None) -> Callable[[str, float, bytes], None]:
+        """A MIDI link sink that gives clock bytes to this clock and everything else to ``sink``
+        (the control router): ``MidiLink(config, tempo.midi.tee(router))``."""
+        def tee(port: str, t: float, data: bytes) -> None:
+            if data and data[0] in self.REALTIME:
+                self.sink(port, t, data)
+            elif sink is not None:
+                sink(port, t, data)
+        return tee
 
     def feed(self, message: mido.Message, t: float) -> None:
         kind = message.type

@@ -111,7 +111,7 @@ class Modulator:
                 "targets": [None if t is None else {"address": t.address, "depth": t.depth} for t in self.targets]}
 
     def is_default(self) -> bool:
-        return self.to_dict() == Modulator(self.index).to_dict()
+        return self.kind == "off" and not any(self.targets) and self.to_dict() == _DEFAULT
 
     # -- the output -----------------------------------------------------------------------------
     def output(self, dt: float, beat: float, features) -> float:
@@ -143,3 +143,6 @@ class Modulator:
         self._cycles = 0.0
         self._follow = 0.0
         self.value = 0.0
+
+
+_DEFAULT = Modulator(0).to_dict()

@@ -231,3 +231,17 @@ def test_the_thread_ticks_at_its_rate_and_stop_clears_the_offsets(rig):
     mod.close()
     with pytest.raises(AddressError):
         rig.set("mod/0/kind", "sine")  # unregistered: the addresses are gone
+
+
+def test_a_transform_parameter_is_modulated_within_its_range_and_only_while_the_slot_has_it(rig, mod):
+    name = rig.tensors[3].name
+    rig.set(f"{name}/0/transform", "scale")
+    rig.set(f"{name}/0/factor", 9.0)
+    mod.configure(0, "square", {f"{name}/0/factor": 0.25})  # a quarter of -10..10: +5
+    mod.tick(0.0)
+    assert rig.modulated(f"{name}/0/factor") == 10.0 and rig.get(f"{name}/0/factor") == 9.0
+    rig.set(f"{name}/0/transform", "noise")  # noise has no factor: the offset waits, harmlessly
+    mod.tick(0.01)
+    assert rig.compute_pending() >= 1
+    with pytest.raises(AddressError, match="only continuous"):
+        rig.set("mod/1/target/0", f"{name}/0/source")  # a path parameter

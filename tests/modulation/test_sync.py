@@ -172,3 +172,34 @@ def test_a_midi_clocked_lfo_at_one_beat_follows_the_sender_within_one_percent(sm
         assert tempo.bpm == pytest.approx(sender_bpm, rel=0.01)
     finally:
         mod.close()
+
+
+@pytest.mark.jack
+def test_a_jack_midi_clock_sender_sets_the_tempo_through_the_midi_link(jack_server, monkeypatch):
+    """A sender process on JACK MIDI, Performer's MIDI process, the link's sink teed to the clock:
+    the path a drum machine's clock takes in a show."""
+    from performer.control.midi_link import MidiConfig, MidiLink
+
+    monkeypatch.setenv("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
+    others = []
+    tempo = Tempo(bpm=100.0)
+    tempo.set_source("midi")
+    with MidiLink(MidiConfig(), tempo.midi.tee(lambda port, t, data: others.append(data))) as link:
+        sender = subprocess.Popen([sys.executable, str(Path(__file__).with_name("midi_clock_sender.py")),
+                                   link.ports[0], "128", "4", "96"], stdout=subprocess.PIPE, text=True)
+        seen = {}
+        deadline = time.monotonic() + 15
+        while sender.poll() is None and time.monotonic() < deadline:
+            t = time.monotonic()
+            seen[t] = tempo.bpm
+            time.sleep(0.05)
+        out, _ = sender.communicate(timeout=10)
+    assert out.startswith("ok")
+    assert tempo.midi.received == int(out.split()[1])
+    assert others == []  # only clock bytes came, and they all went to the clock
+    times = sorted(seen)
+    first_half = [seen[t] for t in times if times[0] + 1.2 < t < times[0] + 2.0]
+    print(f"\nJACK MIDI clock: {first_half[-1]:.3f} BPM from a 128 BPM sender, then {tempo.bpm:.3f} from 96")
+    assert first_half and all(abs(b - 128.0) / 128.0 < 0.01 for b in first_half)
+    assert tempo.bpm == pytest.approx(96.0, rel=0.01)
+    assert not tempo.playing  # the sender's stop
