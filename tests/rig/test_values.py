@@ -69,7 +69,8 @@ def test_state_does_not_import_from_rig():
 
 def test_the_latent_bound_is_written_once():
     root = RIG_PACKAGE.parents[1]
-    for path in ("performer/rig/rig.py", "performer/rig/state.py", "performer/scenes/scene.py", "web/lib/layers.js"):
+    for path in ("performer/rig/rig.py", "performer/rig/state.py", "performer/rig/overlay.py", "performer/scenes/scene.py",
+                 "web/lib/layers.js"):
         text = (root / path).read_text()
         assert "8.0" not in text and "-8," not in text and "-8.." not in text, f"{path} writes the latent bound"
 

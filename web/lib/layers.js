@@ -270,15 +270,16 @@ function buildLatentEditor(editor) {
   const latent = app.state?.latent || { offset: [], scale: [] };
   const size = app.addresses.latent.size;
   const labels = app.addresses.latent.labels || [];
+  const bound = app.addresses.latent;  // the rig's ranges, written once (rig/values.py)
   const grid = el("div", { class: "latent-grid" });
   for (let i = 0; i < size; i++) {
     const label = labels[i] && labels[i] !== `latent ${i}` ? labels[i] : "";
     grid.append(el("div", { class: "latent-dim" },
       el("span", { class: "dim mono", title: label || `latent dimension ${i}` }, label ? `z${i} ${label}` : `z${i}`),
-      slider({ address: `latent/${i}/offset`, label: "offset", min: -8, max: 8, def: 0,
-        value: latent.offset[i] ?? 0, send, doc: `push latent dimension ${i} (-8..8)` }),
-      slider({ address: `latent/${i}/scale`, label: "scale", min: -8, max: 8, def: 1,
-        value: latent.scale[i] ?? 1, send, doc: `stretch latent dimension ${i} (-8..8, 1 = as is)` })));
+      slider({ address: `latent/${i}/offset`, label: "offset", min: bound.offset.min, max: bound.offset.max, def: 0,
+        value: latent.offset[i] ?? 0, send, doc: `push latent dimension ${i} (${bound.offset.min}..${bound.offset.max})` }),
+      slider({ address: `latent/${i}/scale`, label: "scale", min: bound.scale.min, max: bound.scale.max, def: 1,
+        value: latent.scale[i] ?? 1, send, doc: `stretch latent dimension ${i} (${bound.scale.min}..${bound.scale.max}, 1 = as is)` })));
   }
   editor.append(el("p", { class: "hint" }, "Double-click a slider to return it to its default."), grid,
     el("div", { class: "row" }, el("button", { type: "button", class: "warn", onclick: resetLatent }, "Reset latent")));
