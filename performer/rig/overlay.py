@@ -26,7 +26,7 @@ def _param_range(field: str, transform: str | None) -> tuple[float, float] | Non
     names = [transform] if transform in TRANSFORMS else list(TRANSFORMS)
     for name in names:
         for p in get_transform(name).params:
-            if p.name == field and p.choices is None:
+            if p.name == field and p.choices is None and p.min is not None:  # not a name or a path
                 return float(p.min), float(p.max)
     return None
 
@@ -92,9 +92,8 @@ class Overlay:
             if field in ("amount", "percent"):
                 setattr(slot, field, _clamp(getattr(slot, field) + offset, 0.0, 1.0))
                 continue
-            found = _param_range(field, slot.transform) if slot.transform in TRANSFORMS else None
-            transform = get_transform(slot.transform)
-            if found is None or field not in [p.name for p in transform.params]:
+            found = _param_range(field, slot.transform)
+            if found is None or all(p.name != field for p in get_transform(slot.transform).params):
                 continue  # the slot's transform has no such parameter now
             value = slot.current_params()[field]
             slot.params.setdefault(slot.transform, {})[field] = _clamp(value + offset, *found)
