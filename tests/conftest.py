@@ -30,6 +30,10 @@ CUSTOM = {
     "v2_small_c8_nt15": ["--config", "v2_small.gin", "--bind", "CAPACITY=8", "--streaming"],
 }
 ALL_EXPORTS = PRESETS + tuple(CUSTOM)
+# Second "trainings": an architecture of ALL_EXPORTS with other weights (blend tests).
+PARTNERS = {
+    "v2_small_c8_seed1": ["--config", "v2_small.gin", "--bind", "CAPACITY=8", "--streaming", "--seed", "1"],
+}
 NN_TILDE_15 = "nn-tilde==1.5.6"
 
 
@@ -57,7 +61,7 @@ def _build(name: str) -> Path:
                 subprocess.run([str(FIXTURE_VENV / "bin" / "pip"), "install", "-q", "--no-deps", "--target",
                                 str(target), NN_TILDE_15], check=True, capture_output=True)
             env["PYTHONPATH"] = str(target)
-        cmd = [str(FIXTURE_TOOL), "--custom", str(out), "--", *CUSTOM[name]]
+        cmd = [str(FIXTURE_TOOL), "--custom", str(out), "--", *{**CUSTOM, **PARTNERS}[name]]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if result.returncode != 0 or not out.exists():
         pytest.fail(f"building fixture {name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")

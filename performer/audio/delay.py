@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import torch
 
+from performer.model.export_info import recorded_delay
 from performer.model.loader import NNModel
 
 log = logging.getLogger("performer.engine")
@@ -54,8 +55,9 @@ class DelayLine:
 def model_delay(model: NNModel, block_size: int) -> int:
     """``measure_model_delay`` once per model and block size (measure before bending)."""
     cache = model.__dict__.setdefault("_measured_delays", {})
-    if block_size not in cache:
-        cache[block_size] = measure_model_delay(model, block_size)
+    if block_size not in cache:  # a bent export carries its original's delay (performer export)
+        recorded = recorded_delay(model.path, block_size)
+        cache[block_size] = recorded if recorded is not None else measure_model_delay(model, block_size)
     return cache[block_size]
 
 

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,11 +28,13 @@ import torch
 
 from performer import __version__
 from performer.atomic import write_atomic
+from performer.audio.delay import model_delay
+from performer.audio.engine import default_block_size
 from performer.errors import PerformerError
+from performer.model.export_info import EXPORT_INFO_FILE, read_export_info
 from performer.rig import Rig
 from performer.rig.addresses import GLOBALS
 
-EXPORT_INFO_FILE = "performer.json"
 INFO_FORMAT = 1
 
 
@@ -66,6 +67,7 @@ def export_bent(model_path: str | os.PathLike, out_path: str | os.PathLike, stat
     if Path(os.path.realpath(out)) == Path(os.path.realpath(model_path)):
         raise PerformerError(f"{out} is the model being exported: choose another file name")
     model = load_model(model_path)
+    delays = _delays(model)  # measured unbent, as the live engine does before any bend
     rig = Rig(model)
     if expect_tensors is not None and [(t.name, tuple(t.shape)) for t in rig.tensors] != expect_tensors:
         raise PerformerError(f"{model_path} changed on disk since it was loaded (its tensors differ); "
@@ -83,7 +85,7 @@ def export_bent(model_path: str | os.PathLike, out_path: str | os.PathLike, stat
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": {"file": Path(model_path).name, "sha256": model.sha256,
                   "export": read_export_info(model_path)},  # an export of an export keeps its history
-        "baked": baked, "left_out": _left_out(final), "blend_sources": blends,
+        "delays": delays, "baked": baked, "left_out": _left_out(final), "blend_sources": blends,
         "state": {"tensors": final["tensors"], "latent": final["latent"], "globals": final["globals"]},
     }
     buffer = io.BytesIO()
@@ -102,19 +104,6 @@ def export_rig(rig: Rig, out_path: str | os.PathLike) -> ExportReport:
     its model file. The live model and its state are only read (one snapshot)."""
     return export_bent(rig.model.path, out_path, rig.state(), source="export",
                        expect_tensors=[(t.name, tuple(t.shape)) for t in rig.tensors])
-
-
-def read_export_info(path: str | os.PathLike) -> dict | None:
-    """The bends an exported file was made with (None for a file Performer did not write).
-    Reads the zip archive directly: no model load."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                if name.endswith(f"/extra/{EXPORT_INFO_FILE}") or name == f"extra/{EXPORT_INFO_FILE}":
-                    return json.loads(archive.read(name))
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return None
-    return None
 
 
 def describe_export(info: dict) -> list[str]:
@@ -156,3 +145,11 @@ def _blend_sources(rig: Rig, state: dict) -> dict[str, str]:
     files = {slot.get("params", {}).get("blend", {}).get("source")
              for chain in state["tensors"].values() for slot in chain if slot.get("transform") == "blend"}
     return {f: rig.bank.sources.sha256(f) for f in sorted(x for x in files if x)}
+
+
+def _delays(model) -> dict[str, int]:
+    """The unbent model's delay at the block size Performer uses by default, so a render or a
+    show of the export lines up as the original's did (each measure costs 16 model blocks; other
+    block sizes are measured on the bent weights when used)."""
+    size = default_block_size(model.block_multiple)
+    return {str(size): model_delay(model, size)}
