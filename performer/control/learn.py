@@ -8,13 +8,15 @@ around 64 in small steps is an endless encoder (Ableton's "detect" idea); NRPN/R
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
+import tomlkit
+
 from performer.atomic import write_atomic
-from performer.control.mapping import SCHEMA_VERSION, ControlMapping, Mapping, Match, load_mapping
+from performer.control.mapping import (SCHEMA_VERSION, ControlMapping, Mapping, Match, OutputMapping,
+                                       load_mapping)
 from performer.control.midi import ControlEvent
 
 LEARN_WINDOW_S = 0.3
@@ -114,51 +116,67 @@ def with_address_range(rig, control: ControlMapping) -> ControlMapping:
 
 def save_learned(path: Path, control: ControlMapping) -> Mapping:
     """Add ``control`` to the user's mapping file (replacing any control on the same message),
-    written atomically; returns the mapping as saved."""
+    written atomically; returns the mapping as saved. An existing file is edited in place with a
+    TOML writer: the performer's comments, order and other entries stay as they were."""
     path = Path(path)
     if path.exists():
-        mapping = load_mapping(path)
+        mapping = load_mapping(path)  # a broken file is reported, never overwritten
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
     else:
         mapping = Mapping(name="Learned", path=path, description="controls bound with MIDI learn")
-    mapping.controls = [c for c in mapping.controls if c.match != control.match] + [control]
+        document = to_document(mapping)
+    tables = document.setdefault("controls", tomlkit.aot())
+    for i in reversed([i for i, c in enumerate(mapping.controls) if c.match == control.match]):
+        del tables[i]  # load_mapping keeps the file's order: entry i is table i
+    tables.append(_control_table(control))
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, to_toml(mapping).encode("utf-8"))  # the previous file stays as learned.toml.prev
-    mapping.path = path
-    return mapping
+    write_atomic(path, tomlkit.dumps(document).encode("utf-8"))  # the previous file stays as learned.toml.prev
+    return load_mapping(path)
 
 
 def to_toml(mapping: Mapping) -> str:
     """A mapping as TOML in the documented format (only non-default options are written)."""
-    q = json.dumps  # JSON strings are valid TOML basic strings for our content
-    lines = [f"schema_version = {SCHEMA_VERSION}", f"name = {q(mapping.name)}"]
+    return tomlkit.dumps(to_document(mapping))
+
+
+def to_document(mapping: Mapping) -> tomlkit.TOMLDocument:
+    document = tomlkit.document()
+    document.add("schema_version", SCHEMA_VERSION)
+    document.add("name", mapping.name)
     for key in ("author", "description", "device"):
         if getattr(mapping, key):
-            lines.append(f"{key} = {q(getattr(mapping, key))}")
-    defaults = ControlMapping(Match("cc", 1, 0), "")
-    for control in mapping.controls:
-        lines += ["", "[[controls]]", f"match = {_match(control.match)}", f"address = {q(control.address)}"]
-        for key in ("min", "max", "curve", "invert", "step", "takeover", "mode", "encoding", "acceleration",
-                    "button", "velocity", "label"):
-            value = getattr(control, key)
-            if value != getattr(defaults, key):
-                lines.append(f"{key} = {_value(value)}")
-    for output in mapping.outputs:
-        lines += ["", "[[outputs]]", f"address = {q(output.address)}", f"send = {_match(output.send)}"]
-        for key in ("min", "max", "curve", "invert", "label"):
-            value = getattr(output, key)
-            if value != {"min": 0.0, "max": 1.0, "curve": "linear", "invert": False, "label": ""}[key]:
-                lines.append(f"{key} = {_value(value)}")
-    return "\n".join(lines) + "\n"
+            document.add(key, getattr(mapping, key))
+    if mapping.controls:
+        document.add("controls", tomlkit.aot())
+        for control in mapping.controls:
+            document["controls"].append(_control_table(control))
+    if mapping.outputs:
+        document.add("outputs", tomlkit.aot())
+        for output in mapping.outputs:
+            document["outputs"].append(_table(output, {"address": output.address, "send": _match(output.send)},
+                                              OutputMapping(output.address, output.send)))
+    return document
 
 
-def _match(match: Match) -> str:
-    number = f", number = {match.number}" if match.number is not None else ""
-    return f'{{ type = "{match.type}", channel = {match.channel}{number} }}'
+def _control_table(control: ControlMapping) -> tomlkit.items.Table:
+    return _table(control, {"match": _match(control.match), "address": control.address},
+                  ControlMapping(control.match, control.address))
 
 
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(float(value))
+def _table(entry: object, first: dict, defaults: object) -> tomlkit.items.Table:
+    """``first``, then every field of ``entry`` that differs from ``defaults``."""
+    table = tomlkit.table()
+    table.update(first)
+    for key in (f.name for f in fields(entry)):
+        value = getattr(entry, key)
+        if key not in first and value != getattr(defaults, key):
+            table.add(key, float(value) if isinstance(value, int) and not isinstance(value, bool) else value)
+    return table
+
+
+def _match(match: Match) -> tomlkit.items.InlineTable:
+    table = tomlkit.inline_table()
+    table.update({"type": match.type, "channel": match.channel})
+    if match.number is not None:
+        table["number"] = match.number
+    return table
