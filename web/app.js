@@ -11,6 +11,7 @@ import {
   setupScenes, setupUpload, showGlobal, showGlobals, showMappedValue, showMeters, showScenePick, showStatus,
   touched,
 } from "./lib/panels.js";
+import { onSensitivity, setupSensitivity } from "./lib/sensitivity.js";
 import { $, app, act, debounce, notify, onResync, onSent, sender } from "./lib/store.js";
 
 const spectra = { input: null, output: null };
@@ -34,6 +35,7 @@ async function boot() {
   app.state = state;
   showStatus(status);
   renderLayerList();
+  await setupSensitivity();
   renderGlobals();
   choose(tensors.length ? state.selected ?? 0 : "latent");
   setupScenes(resync);
@@ -110,6 +112,9 @@ function onMessage(message) {
       break;
     case "learn":
       learnResult(message);
+      break;
+    case "sensitivity":  // the background measurement: one more tensor, or its state
+      onSensitivity(message);
       break;
     default:
       break;

@@ -73,3 +73,12 @@ def test_nan_is_measured_as_the_guard_s_silence(reference):
     assert got["finite"] is False
     assert got["level_db"] == -120.0 and got["pitch_cents"] is None and got["hnr_db"] is None
     assert got["voicing"] == 1.0 and got["loudness_db"] > 20
+
+
+def test_spectral_distance_is_quality_s_mss(reference):
+    from performer.train.quality import mss_distance
+
+    noisy = analyse(reference.audio + np.random.default_rng(2).standard_normal(len(reference.audio)) * 0.01, SR)
+    got = compare(reference, noisy)["spectral"]
+    assert got == pytest.approx(mss_distance(reference.audio, noisy.audio), abs=1e-4)
+    assert compare(reference, noisy)["spectral"] == got  # the reference's spectra, kept, give the same
