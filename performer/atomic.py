@@ -1,5 +1,8 @@
 """Crash-safe file replacement: at every instant the target is either the old or the new file.
 
+The one atomic writer: scenes, autosaves, mappings, exports, checkpoints, audio files and
+dashboard uploads all write through it.
+
 The new content goes to a temporary file in the target's directory (same filesystem, so the
 rename is atomic), is fsynced, then renamed over the target; the directory is fsynced so the
 rename itself survives a power cut. Before the rename, the old version is hard-linked to
@@ -15,6 +18,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 TMP_SUFFIX = ".tmp"
 PREV_SUFFIX = ".prev"
@@ -71,27 +75,63 @@ def _keep_previous(path: Path) -> None:
             os.unlink(tmp)
 
 
+class AtomicWriter:
+    """A temporary file beside its target, renamed over the target in one step once complete.
+
+    For writers that stream (audio files, uploads) or that pick the final name only once the
+    content is checked (``commit(target)``). Use it as a context manager: leaving without a
+    commit, or on an error, removes the temporary file."""
+
+    def __init__(self, directory: str | os.PathLike, name: str) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=TMP_SUFFIX, dir=directory)
+        self.path = Path(tmp)  # readable while writing (e.g. to check an upload is audio)
+        self.file = os.fdopen(fd, "wb")
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_UMASK)
+        self.committed = False
+
+    def commit(self, target: str | os.PathLike, *, keep_prev: bool = False) -> None:
+        """Make the content durable and rename it over ``target`` (in the same directory); with
+        ``keep_prev`` the version it replaces becomes ``<target>.prev``."""
+        target = Path(target)
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        if keep_prev:
+            _keep_previous(target)
+        os.replace(self.path, target)
+        self.committed = True
+        fsync_dir(target.parent)
+
+    def discard(self) -> None:
+        self.file.close()
+        if not self.committed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+    def __enter__(self) -> "AtomicWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, *, keep_prev: bool = False) -> Iterator[BinaryIO]:
+    """``with atomic_file(path) as f:`` write to ``f``; ``path`` is replaced when the block ends
+    without an error, and untouched (no temporary file left) when it raises."""
+    path = Path(path)
+    with AtomicWriter(path.parent, path.name) as writer:
+        yield writer.file
+        writer.commit(path, keep_prev=keep_prev)
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, *, keep_prev: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically and durably; with ``keep_prev`` the version it
     replaces becomes ``<path>.prev``. On any error the target is untouched and no temporary file
     is left behind; the OSError propagates."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), 0o666 & ~_UMASK)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if keep_prev:
-            _keep_previous(path)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    with atomic_file(path, keep_prev=keep_prev) as f:
+        f.write(data)
 
 
 def remove_stale_temp(directory: str | os.PathLike, older_than_s: float = 3600.0) -> int:

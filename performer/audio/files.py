@@ -1,13 +1,12 @@
 """Audio files in and out (WAV, FLAC, and anything libsndfile reads), resampling, channel fitting.
 
-Writes are atomic: a temporary file in the target directory, fsync, then rename, so a crash
-or a full disk never leaves a half-written bounce under the requested name.
+Writes are atomic (``performer.atomic``): a crash or a full disk never leaves a half-written
+bounce under the requested name.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from math import gcd
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from performer.atomic import atomic_file
 from performer.errors import AudioFileError, ChannelMismatchError
 
 WRITE_FORMATS = {".wav": ("WAV", "PCM_24"), ".flac": ("FLAC", "PCM_24")}
@@ -53,20 +53,11 @@ def check_writable(path: str | os.PathLike) -> tuple[str, str]:
 
 
 def write_audio(path: str | os.PathLike, audio: np.ndarray, rate: int) -> None:
-    """Write float [channels, frames] atomically (temp file, fsync, rename)."""
+    """Write float [channels, frames] atomically."""
     path = Path(path)
     fmt, subtype = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, np.ascontiguousarray(audio.T), rate, format=fmt, subtype=subtype)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as f:
+        sf.write(f, np.ascontiguousarray(audio.T), rate, format=fmt, subtype=subtype)
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

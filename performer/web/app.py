@@ -9,9 +9,7 @@ from the dashboard's own origin. Names in paths never reach the file system unch
 from __future__ import annotations
 
 import hmac
-import os
 import re
-import tempfile
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from performer.atomic import AtomicWriter
 from performer.errors import PerformerError
 from performer.web.context import WebContext
 from performer.web.hub import Hub
@@ -214,19 +213,18 @@ def create_app(context: WebContext) -> FastAPI:
         suffix = Path(file.filename or "").suffix.lower()
         if suffix not in AUDIO_SUFFIXES:
             raise HTTPException(415, f"upload WAV, FLAC or OGG audio ({', '.join(AUDIO_SUFFIXES)}), not {suffix or 'this'}")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=suffix)
         size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := await file.read(1 << 16):
-                    size += len(chunk)
-                    if size > context.max_upload_bytes:
-                        raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes >> 20} MB")
-                    out.write(chunk)
+        with AtomicWriter(folder, f"upload{suffix}") as upload:  # the name is picked once it is audio
+            while chunk := await file.read(1 << 16):
+                size += len(chunk)
+                if size > context.max_upload_bytes:
+                    raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes >> 20} MB")
+                upload.file.write(chunk)
+            upload.file.flush()
             try:
                 import soundfile
 
-                soundfile.info(tmp)
+                soundfile.info(str(upload.path))
             except Exception:
                 raise HTTPException(415, "that file is not audio that can be read (WAV, FLAC or OGG)") from None
             target = folder / f"{stem}{suffix}"
@@ -234,9 +232,7 @@ def create_app(context: WebContext) -> FastAPI:
             while target.exists():
                 counter += 1
                 target = folder / f"{stem}-{counter}{suffix}"
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            upload.commit(target)
         return {"name": target.name, "bytes": size}
 
     @app.get("/api/models", summary="Models (.ts) in the models folder")
