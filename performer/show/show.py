@@ -59,6 +59,7 @@ class Show:
         self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks)
         self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report)
         self.web = None  # WebServer once started
+        self.sensitivity = None  # the dashboard's sensitivity map (SensitivityJob), made with the dashboard
         self.web_error: PerformerError | None = None
         self.lines: list[str] = []  # what the parts said as they started, for the console
         self.summary: dict | None = None
@@ -95,7 +96,12 @@ class Show:
 
         token = w.token or (new_token() if needs_token(w.host) else None)
         try:
-            context = WebContext(self.rig, live=self.live, surfaces=self.surfaces, session=self.session, token=token)
+            from performer.sensitivity.job import SensitivityJob
+
+            # measured on request, in a worker process at idle priority: the audio keeps its CPU
+            self.sensitivity = SensitivityJob(self.rig.model, self.rig.tensors)
+            context = WebContext(self.rig, live=self.live, surfaces=self.surfaces, session=self.session, token=token,
+                                 sensitivity=self.sensitivity)
             self.web = WebServer(context, host=w.host, port=w.port).start()
         except PerformerError as exc:  # the dashboard never takes the audio down either
             self.web_error = exc
@@ -119,6 +125,8 @@ class Show:
         if self.web is not None:
             self.web.stop()
             self.web = None
+        if self.sensitivity is not None:
+            self.sensitivity.stop()
         self.surfaces.stop()
         self.session.stop()
         self.changes.stop()
