@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     layers = sub.add_parser("layers", help="list every bendable tensor of a model, in model order")
     layers.add_argument("model", nargs="?", default=None,
-                        help="an nn~ TorchScript export (.ts); default: the embedded models/default.ts")
+                        help="an nn~ export (.ts) or an embedded model by name (default, studio: models/NAME.ts); default: default")
     layers.add_argument("--json", action="store_true", help="one JSON object: the model and its tensors")
     layers.add_argument("--blend", metavar="SOURCE", default=None,
                         help="also say which tensors have a partner (same name and shape) in SOURCE for the blend "
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Renders IN through MODEL into OUT (.wav or .flac) with the live engine's "
                                         "block processing, safety stage included.")
     render.add_argument("model", nargs="?", default=None,
-                        help="an nn~ TorchScript export (.ts); default: the embedded models/default.ts")
+                        help="an nn~ export (.ts) or an embedded model by name (default, studio: models/NAME.ts); default: default")
     render.add_argument("input", help="audio file in (any rate; resampled to the model's)")
     render.add_argument("output", help="audio file out: .wav or .flac (written at the input's rate)")
     render.add_argument("--bend", action="append", type=_bend, default=[], metavar="ADDRESS=VALUE",

@@ -14,7 +14,7 @@ def add_parsers(sub, bend_type) -> None:
                     "methods, *_params, attributes and sample rate, playable in nn~, Max, Pd or Ableton without "
                     "Performer. Latent bends and engine settings (mix, gains) cannot live in a model file; they "
                     "are listed as not baked. The bends are recorded in the file (`performer layers OUT.ts`).")
-    export.add_argument("model", help="the nn~ TorchScript export (.ts) to bend")
+    export.add_argument("model", help="the nn~ export (.ts) to bend, or an embedded model by name (studio)")
     export.add_argument("output", type=Path, help="the file to write (.ts); replaced atomically if it exists")
     export.add_argument("--bend", action="append", type=bend_type, default=[], metavar="ADDRESS=VALUE",
                         help="set an address, e.g. '#3/0/transform=noise'; repeatable, applied in order after --scene")
@@ -25,13 +25,14 @@ def add_parsers(sub, bend_type) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from performer.export import export_bent
+    from performer.model import resolve_model
 
     state = None
     if args.scene:
         from performer.scenes.store import SceneStore
 
         state = SceneStore(args.scenes).load(args.scene).state
-    report = export_bent(args.model, args.output, state, args.bend, source="cli")
+    report = export_bent(resolve_model(args.model), args.output, state, args.bend, source="cli")
     for note in report.notes:
         print(f"performer: warning: scene {args.scene!r}: {note}", file=sys.stderr)
     for text in report.left_out:

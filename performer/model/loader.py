@@ -21,8 +21,10 @@ from performer.errors import ModelLoadError
 # Buffers that hold the streaming state of cached convolutions (cached_conv's `pad`/`cache`).
 CACHE_SUFFIXES = (".pad", ".cache")
 
-# The embedded default model, trained by `performer train` (see models/README.md).
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.ts"
+# The embedded models, trained by `performer train` (see models/README.md): a bare name such as
+# ``studio`` means models/studio.ts; ``default`` is the one used when no model is named.
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_MODEL = MODELS_DIR / "default.ts"
 
 EXPORT_HINT = (
     "export the model with `rave export --run RUN --streaming`, or from Python with "
@@ -142,18 +144,37 @@ class NNModel:
         }
 
 
-def load_model(path: str | os.PathLike | None = None) -> NNModel:
-    """Load an nn~ export from ``path`` (None: the embedded default model).
+def model_names() -> list[str]:
+    """The names of the embedded models (models/NAME.ts), sorted."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.ts"))
 
-    Raises ModelLoadError saying what is wrong and what to do.
-    """
-    if path is None:
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """The file ``model`` means: None is the default model; an existing file is itself; a bare
+    name (no folder, no .ts) is models/NAME.ts. Raises ModelLoadError for a name not shipped."""
+    if model is None:
         if not DEFAULT_MODEL.exists():
             raise ModelLoadError(f"no model named and the default model {DEFAULT_MODEL} is missing (a "
                                  f"checkout without models/?); name a .ts file, or train one: "
                                  f"performer train RUN --minutes 100, then --export {DEFAULT_MODEL}")
-        path = DEFAULT_MODEL
-    path = Path(path)
+        return DEFAULT_MODEL
+    path = Path(model)
+    if path.exists() or path.suffix == ".ts" or len(path.parts) != 1:
+        return path
+    named = MODELS_DIR / f"{path.name}.ts"
+    if not named.exists():
+        raise ModelLoadError(f"no model named {path.name!r}: the embedded models are "
+                             f"{', '.join(model_names()) or 'none'} ({MODELS_DIR}); or give a .ts file")
+    return named
+
+
+def load_model(path: str | os.PathLike | None = None) -> NNModel:
+    """Load an nn~ export from ``path``: a file, an embedded model's name (``studio``) or None
+    (the embedded default model); see ``resolve_model``.
+
+    Raises ModelLoadError saying what is wrong and what to do.
+    """
+    path = resolve_model(path)
     if not path.exists():
         raise ModelLoadError(f"model file not found: {path}")
     if path.is_dir():

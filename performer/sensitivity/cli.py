@@ -31,7 +31,7 @@ def add_parsers(sub) -> None:
                                    "unbent render. Maps are cached per model file; a stopped run goes on where "
                                    "it stopped.")
     p.add_argument("model", nargs="?", default=None,
-                   help="an nn~ TorchScript export (.ts); default: the embedded models/default.ts")
+                   help="an nn~ export (.ts) or an embedded model by name (default, studio: models/NAME.ts); default: default")
     p.add_argument("--json", action="store_true", help="the whole map as JSON (every bend's measures)")
     add_arguments(p)
     p.add_argument("--tensors", default=None, metavar="LIST",

@@ -25,7 +25,8 @@ def add_parsers(sub, bend_type) -> None:
     serve = sub.add_parser(
         "serve", help="run the live server: audio in, bent model, audio out",
         description="Runs MODEL on an audio input in real time. Bends arrive through the Rig's addresses.")
-    serve.add_argument("model", nargs="?", default=None, help="an nn~ export (.ts); default: the embedded models/default.ts")
+    serve.add_argument("model", nargs="?", default=None, help="an nn~ export (.ts) or an embedded model by name "
+                       "(default, studio: models/NAME.ts); default: default")
     serve.add_argument("-i", "--input", dest="input_device", metavar="DEVICE",
                        help="input device: name (part of it) or index from `performer devices`")
     serve.add_argument("-o", "--output", dest="output_device", metavar="DEVICE", help="output device: name or index")
