@@ -152,4 +152,10 @@ def _delays(model) -> dict[str, int]:
     show of the export lines up as the original's did (each measure costs 16 model blocks; other
     block sizes are measured on the bent weights when used)."""
     size = default_block_size(model.block_multiple)
-    return {str(size): model_delay(model, size)}
+    buffers = dict(model.module.named_buffers())
+    saved = {name: b.clone() for name, b in buffers.items()}
+    delays = {str(size): model_delay(model, size)}
+    with torch.no_grad():  # measuring runs the model: the file keeps the original's streaming state
+        for name, b in buffers.items():
+            b.copy_(saved[name])
+    return delays
