@@ -4,10 +4,13 @@ The file has methods ``encode`` (audio to latent), ``decode`` (latent to audio) 
 each with a ``<method>_params`` buffer [in_channels, in_ratio, out_channels, out_ratio],
 ``get_methods()``, ``get_attributes()``, ``get_sample_rate()`` and an ``sr`` attribute, like
 nn_tilde exports. Every call continues the stream (cached convolutions, oscillator phase).
+A ``performer_config`` string attribute records the ModelConfig and training seed as JSON, so the
+quality tools rebuild the right architecture (origin.py); as an attribute, it survives re-saves.
 """
 
 
 import io
+import json
 from pathlib import Path
 from typing import List
 
@@ -24,6 +27,7 @@ class NNExport(nn.Module):
 
     sr: int
     latent_size: int
+    performer_config: str
     encode_input_labels: List[str]
     encode_output_labels: List[str]
     decode_input_labels: List[str]
@@ -31,9 +35,10 @@ class NNExport(nn.Module):
     forward_input_labels: List[str]
     forward_output_labels: List[str]
 
-    def __init__(self, model: DefaultModel):
+    def __init__(self, model: DefaultModel, seed: int = 0):
         super().__init__()
         config = model.config
+        self.performer_config = json.dumps({"model": config.to_dict(), "seed": seed})
         self.encoder = model.encoder
         self.decoder = model.decoder
         self.sr = config.sample_rate
@@ -76,18 +81,19 @@ class NNExport(nn.Module):
         return self.sr
 
 
-def script_model(model: DefaultModel) -> torch.jit.ScriptModule:
-    """A streaming TorchScript module of ``model`` (switched to eval and streaming in place)."""
+def script_model(model: DefaultModel, seed: int = 0) -> torch.jit.ScriptModule:
+    """A streaming TorchScript module of ``model`` (switched to eval and streaming in place);
+    ``seed``: the training seed, recorded for the random-weights reference."""
     model.eval()
     set_streaming(model, True)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    return torch.jit.script(NNExport(model))
+    return torch.jit.script(NNExport(model, seed))
 
 
-def export_model(model: DefaultModel, path: "str | Path") -> Path:
+def export_model(model: DefaultModel, path: "str | Path", seed: int = 0) -> Path:
     """Write ``model`` as an nn~ export at ``path``, atomically; caches saved as silence."""
-    scripted = script_model(model)
+    scripted = script_model(model, seed)
     with torch.no_grad():
         for name, buffer in scripted.named_buffers():
             if name.endswith(".cache"):

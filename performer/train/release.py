@@ -3,8 +3,10 @@
 ``best`` is chosen on selection material (seeds training and the quality bench never use) among
 the newest checkpoints and the average of their weights (late in training, Adam's steps
 scatter the weights around a minimum; their mean usually sits closer to it): the candidate
-passing the most criteria of the quality bar, then the lowest held-out spectral distance. Its output gain is set so that the median level difference over calibration material
-(another unseen seed) is 0 dB; the bar allows 3 dB.
+passing the most criteria of the quality bar, then the lowest held-out spectral distance. Its
+output gain is set so that the median level difference over calibration material (another
+unseen seed) is 0 dB; the bar allows 3 dB. All material is rendered at the model's own rate and
+every model runs at its own block size (quality.model_block), as the live engine runs it.
 """
 
 from __future__ import annotations
@@ -64,16 +66,17 @@ def random_weights_model(config: TrainConfig) -> DefaultModel:
     return build_model(config.model).eval()
 
 
-def _exported(model: DefaultModel, directory: Path, name: str):
+def _exported(model: DefaultModel, directory: Path, name: str, seed: int = 0):
     from performer.model import load_model
 
-    return load_model(export_model(model, directory / f"{name}.ts"))
+    return load_model(export_model(model, directory / f"{name}.ts", seed))
 
 
-def _material(seed: int, seconds: float, pitched_count: int):
+def _material(seed: int, seconds: float, pitched_count: int, sample_rate: int):
     from performer.train.data import make_pool, pitched_segments
 
-    return make_pool(seed, seconds), pitched_segments(seed, pitched_count)
+    return (make_pool(seed, seconds, sample_rate),
+            pitched_segments(seed, pitched_count, sample_rate=sample_rate))
 
 
 def score(report: dict) -> tuple[int, float]:
@@ -85,7 +88,7 @@ def calibrate_gain(model: DefaultModel, directory: Path, seconds: float = 20.0) 
     """Linear output gain that puts the median level difference on unseen audio at 0 dB."""
     from performer.train.quality import evaluate
 
-    heldout, pitched = _material(CALIBRATION_SEED, seconds, 2)
+    heldout, pitched = _material(CALIBRATION_SEED, seconds, 2, model.config.sample_rate)
     model.decoder.output_gain.fill_(1.0)
     report = evaluate(_exported(model, directory, "calibration"), heldout, pitched, rtf_seconds=0.5)
     levels = [s["level_db"] for s in report["signals"].values() if s["level_db"] is not None]
@@ -103,7 +106,7 @@ def export_checkpoint(run: str | Path, out: str | Path, which: str = "best") -> 
         if which == "last":
             chosen, model = f"step {checkpoints[-1][0]}", model_from_checkpoint(config, checkpoints[-1][1])
         elif which == "best":
-            heldout, pitched = _material(SELECTION_SEED, 20.0, 3)
+            heldout, pitched = _material(SELECTION_SEED, 20.0, 3, config.model.sample_rate)
             reference = _exported(random_weights_model(config), directory, "random")
             newest = checkpoints[-CANDIDATES:]
             candidates = [(f"step {s}", lambda p=p: model_from_checkpoint(config, p)) for s, p in newest]
@@ -134,7 +137,7 @@ def export_checkpoint(run: str | Path, out: str | Path, which: str = "best") -> 
             chosen, model = f"step {wanted}", model_from_checkpoint(config, found[wanted])
         gain = calibrate_gain(model, directory)
         model.decoder.output_gain.fill_(gain)
-        export_model(model, out)
+        export_model(model, out, config.seed)
     lines.append(f"exported {chosen} to {out} (output gain {20 * np.log10(gain):+.2f} dB, "
                  f"{Path(out).stat().st_size / 1e6:.1f} MB)")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """From a run to a shipped file: checkpoint choice, weight averaging, level calibration."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -8,8 +9,9 @@ import torch
 from performer.errors import TrainingError
 from performer.model import load_model
 from performer.train.checkpoint import checkpoint_path, save_checkpoint
-from performer.train.model import DefaultModel, ModelConfig
+from performer.train.model import LIVE, DefaultModel, ModelConfig, build_model
 from performer.train.release import averaged_model, export_checkpoint, load_run, random_weights_model
+from performer.train.origin import recorded_origin
 from performer.train.trainer import TrainConfig
 
 TINY = ModelConfig(encoder_channels=(8, 8, 8, 8), decoder_channels=(8, 8, 8, 8), learned_latents=2, harmonics=8)
@@ -58,3 +60,18 @@ def test_export_of_a_named_checkpoint_is_a_loadable_calibrated_nn_tilde_file(run
 def test_an_unknown_checkpoint_lists_the_ones_there(run, tmp_path):
     with pytest.raises(TrainingError, match="10, 20"):
         export_checkpoint(run, tmp_path / "m.ts", which="15")
+
+
+def test_a_live_run_exports_at_its_own_rate_and_ratio(tmp_path):
+    tiny = replace(LIVE, live_channels=8, harmonics=8, noise_bands=4, learned_latents=2)
+    run = tmp_path / "live"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(replace(CONFIG, seed=3, model=tiny).to_dict()))
+    torch.manual_seed(3)
+    save_checkpoint(checkpoint_path(run, 5), {"model": build_model(tiny).state_dict(), "step": 5})
+    out = tmp_path / "live.ts"
+    assert "exported step 5" in export_checkpoint(run, out, which="last")
+    model = load_model(out)
+    assert model.sample_rate == 48000 and model.block_multiple == 128
+    assert recorded_origin(model) == (tiny, 3)  # the bench rebuilds its random reference from this
+    assert float(model.module.decoder.output_gain) > 0
