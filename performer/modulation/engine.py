@@ -46,6 +46,7 @@ class Modulation:
         if not 1.0 <= rate_hz <= 1000.0:
             raise ValueError(f"rate_hz must be in range 1..1000, got {rate_hz:g}")
         self.rig = rig
+        self._own_tempo = tempo is None  # closed with us only if we made it
         self.tempo = tempo or Tempo()
         self.features = features or SilentFeatures()
         self.period = 1.0 / rate_hz
@@ -96,14 +97,16 @@ class Modulation:
         self._had_offsets = False
 
     def close(self) -> None:
-        """Stop, and take the addresses and the section off the Rig."""
+        """Stop, and take the addresses and the section off the Rig (a tempo passed in stays open:
+        its owner closes it)."""
         self.stop()
         if self.registered:
             for address in self.actions:
                 self.rig.remove_action(address)
             self.rig.remove_section(addresses.SECTION)
             self.registered = False
-        self.tempo.close()
+        if self._own_tempo:
+            self.tempo.close()
 
     # -- one control step ---------------------------------------------------------------------
     def tick(self, t: float | None = None) -> dict[str, float]:
