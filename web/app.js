@@ -11,6 +11,7 @@ import {
   setupScenes, setupUpload, showGlobal, showGlobals, showMappedValue, showMeters, showScenePick, showStatus,
   touched,
 } from "./lib/panels.js";
+import { setupModulation } from "./lib/modulation.js";
 import { onSensitivity, setupSensitivity } from "./lib/sensitivity.js";
 import { $, app, act, debounce, notify, onResync, onSent, sender } from "./lib/store.js";
 
@@ -44,6 +45,7 @@ async function boot() {
   refreshScenes();
   refreshMappings();
   refreshInputs();
+  setupModulation();
   spectra.input = new Spectrogram($("spec-in"));
   spectra.output = new Spectrogram($("spec-out"));
   requestAnimationFrame(frame);
