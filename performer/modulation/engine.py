@@ -26,6 +26,7 @@ from performer.modulation.features import Features, SilentFeatures
 from performer.modulation.macros import Macro, apply_macro
 from performer.modulation.modulator import FEATURE_KINDS, Modulator
 from performer.modulation.tempo import Tempo
+from performer.rig.addresses import GLOBALS
 
 log = logging.getLogger("performer.modulation")
 MAX_DT_S = 0.1  # a tick after a long stall moves free LFOs at most this far
@@ -42,14 +43,23 @@ class Modulation:
     """
 
     def __init__(self, rig, tempo: Tempo | None = None, features: Features | None = None, *,
-                 rate_hz: float = 100.0, modulators: int = 16, macros: int = 8, register: bool = True):
+                 rate_hz: float = 100.0, tensor_rate_hz: float = 50.0, modulators: int = 16, macros: int = 8,
+                 register: bool = True):
         if not 1.0 <= rate_hz <= 1000.0:
             raise ValueError(f"rate_hz must be in range 1..1000, got {rate_hz:g}")
+        if not 1.0 <= tensor_rate_hz:
+            raise ValueError(f"tensor_rate_hz must be at least 1, got {tensor_rate_hz:g}")
         self.rig = rig
         self._own_tempo = tempo is None  # closed with us only if we made it
         self.tempo = tempo or Tempo()
         self.features = features or SilentFeatures()
         self.period = 1.0 / rate_hz
+        # Tensor targets cost a recompute on the bend worker each time they move, and only the last
+        # one before a block boundary is heard: they follow at most this often (globals and
+        # latents, which cost nothing, every tick).
+        self.tensor_period = 1.0 / tensor_rate_hz
+        self._tensor_t = -1e9
+        self._tensor_offsets: dict[str, float] = {}
         self.modulators = [Modulator(i) for i in range(modulators)]
         self.macros = [Macro(i) for i in range(macros)]
         self.last_report: list[str] = []
@@ -95,6 +105,7 @@ class Modulation:
             self._thread = None
         self.rig.modulate({})
         self._had_offsets = False
+        self._tensor_offsets, self._tensor_t = {}, -1e9
 
     def close(self) -> None:
         """Stop, and take the addresses and the section off the Rig (a tempo passed in stays open:
@@ -127,6 +138,11 @@ class Modulation:
                     for target in m.targets:
                         if target is not None:
                             offsets[target.address] = offsets.get(target.address, 0.0) + out * target.depth * target.span
+        if t - self._tensor_t >= self.tensor_period - 1e-6:
+            self._tensor_t = t
+            self._tensor_offsets = {a: v for a, v in offsets.items() if _is_tensor(a)}
+        else:  # between tensor updates: theirs stay as they were (no recompute), the rest move
+            offsets = {a: v for a, v in offsets.items() if not _is_tensor(a)} | self._tensor_offsets
         if offsets or self._had_offsets:
             self.rig.modulate(offsets)
             self._had_offsets = bool(offsets)
@@ -159,7 +175,7 @@ class Modulation:
         """Tick cost and lateness (jitter) so far, in microseconds / milliseconds."""
         costs = np.array(self._costs) * 1e6
         late = np.array(self._late) * 1e3
-        out = {"ticks": self.ticks, "rate_hz": 1.0 / self.period}
+        out = {"ticks": self.ticks, "rate_hz": 1.0 / self.period, "tensor_rate_hz": 1.0 / self.tensor_period}
         if len(costs):
             out.update(tick_us_p50=float(np.percentile(costs, 50)), tick_us_p99=float(np.percentile(costs, 99)),
                        tick_us_max=float(costs.max()))
@@ -215,3 +231,8 @@ class Modulation:
             report = addresses.load_section(self, data, source)
         self.last_report = report
         return report
+
+
+def _is_tensor(address: str) -> bool:
+    """A slot address (its offset means a tensor recompute), not a global or a latent."""
+    return address not in GLOBALS and not address.startswith("latent/")

@@ -245,3 +245,20 @@ def test_a_transform_parameter_is_modulated_within_its_range_and_only_while_the_
     assert rig.compute_pending() >= 1
     with pytest.raises(AddressError, match="only continuous"):
         rig.set("mod/1/target/0", f"{name}/0/source")  # a path parameter
+
+
+def test_tensor_targets_follow_at_the_tensor_rate_and_globals_every_tick(rig):
+    mod = Modulation(rig, rate_hz=100.0, tensor_rate_hz=25.0)
+    rig.set(amount(rig), 0.5)
+    mod.configure(0, "saw", {amount(rig): 0.5, "mix": -0.5}, rate=1.0, polarity="unipolar")
+    recomputes = 0
+    heard_amount, heard_mix = [], []
+    for i in range(20):
+        mod.tick(i * 0.01)
+        recomputes += rig.compute_pending()
+        heard_amount.append(rig.modulated(amount(rig)))
+        heard_mix.append(rig.audio.mix)
+    assert recomputes == 5  # 0.2 s at 25 Hz
+    assert len(set(heard_mix)) == 20
+    assert len(set(heard_amount)) == 5
+    mod.close()
