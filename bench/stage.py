@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._show import build_show, jack_env  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 from tests.stall_probe import StallProbe  # noqa: E402
 
@@ -139,12 +140,8 @@ def main() -> int:
     if args.no_realtime:
         jack.realtime = False
     jack.start()
-    os.environ.update(jack.env())
-    os.environ["MIDO_BACKEND"] = "mido.backends.rtmidi/UNIX_JACK"
-    from performer.cli import build_parser
+    jack_env(jack)
     from performer.model import load_model
-    from performer.show import Show
-    from performer.show.cli import report_line, show_options
 
     minutes = args.minutes
     phase_s = min(60.0, 60.0 * minutes / 10)  # each load phase: a minute of a 10-minute set
@@ -157,13 +154,10 @@ def main() -> int:
         mapping = mapping_file(tmp, names)
         osc_port = 9400 + os.getpid() % 500
         web_port = 8400 + os.getpid() % 500
-        argv = ["serve", *( [args.model] if args.model else []), "--scenes", str(tmp / "scenes"),
+        argv = [*([args.model] if args.model else []), "--scenes", str(tmp / "scenes"),
                 "--mapping", str(mapping), "--midi-api", "jack", "--osc-port", str(osc_port),
                 "--web-port", str(web_port), "--status-interval", "0", *args.extra]
-        cli_args = build_parser().parse_args(argv)
-        os.environ["XDG_DATA_HOME"] = str(tmp / "data")  # autosave and bending log of this run only
-        os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
-        show = Show(model, show_options(cli_args, report_line), report=report_line)
+        show = build_show(argv, tmp)
         show.start()
         results: dict = {"model": str(model.path), "rate": args.rate, "period": args.period,
                          "jackd": "realtime" if jack.realtime else "no-realtime", "minutes": minutes,
