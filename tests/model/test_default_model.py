@@ -1,7 +1,10 @@
-"""The embedded default model, models/default.ts: present, nn~-shaped, musical and bendable.
+"""The embedded studio model (44.1 kHz, hop 1024): present, nn~-shaped, musical and bendable;
+and the embedded models by name.
 
-These run the shipped file itself (no fixture needed): it is what `performer serve` plays when no
-model is named. The full quality bar is bench/model_quality.py; here, short real checks.
+These run the shipped files themselves (no fixture needed). The studio model is models/studio.ts
+once the live model (issue 17) is models/default.ts, and models/default.ts until then: the
+studio checks follow it by name. The full quality bar is bench/model_quality.py; here, short
+real checks.
 """
 
 from __future__ import annotations
@@ -17,19 +20,28 @@ import soundfile as sf
 import torch
 
 from performer.model import DEFAULT_MODEL, load_model
+from performer.model.loader import MODELS_DIR
 from performer.render import render_array
 from performer.rig import Rig
 from performer.train import quality
 from performer.train.data import pitched_segments
+from performer.train.origin import architecture, recorded_origin
 from performer.train.probes import glide, noise_bursts
 
 REPO = Path(__file__).resolve().parents[2]
 SR = 44100
 
 
+STUDIO = MODELS_DIR / "studio.ts"
+
+
 @pytest.fixture(scope="module")
 def model():
-    return load_model()
+    """The studio model: by name once shipped as studio.ts, else the default while it is studio."""
+    model = load_model("studio" if STUDIO.exists() else None)
+    if architecture(model) != "studio":
+        pytest.skip(f"{model.path} is not the studio model and models/studio.ts is missing")
+    return model
 
 
 def stream(model, audio: np.ndarray, block: int = 2048) -> np.ndarray:
@@ -37,9 +49,19 @@ def stream(model, audio: np.ndarray, block: int = 2048) -> np.ndarray:
     return quality.run_streaming(model, audio, block)
 
 
-def test_the_default_model_ships_within_its_size_budget():
+def test_the_embedded_models_ship_within_their_size_budget():
     assert DEFAULT_MODEL.exists(), "models/default.ts is missing: performer train RUN --export models/default.ts"
-    assert DEFAULT_MODEL.stat().st_size <= 15 * 1024 * 1024
+    assert sum(p.stat().st_size for p in MODELS_DIR.glob("*.ts")) <= 15 * 1024 * 1024  # all of them together
+
+
+@pytest.mark.parametrize("path", sorted(MODELS_DIR.glob("*.ts")), ids=lambda p: p.stem)
+def test_every_embedded_model_is_one_of_performers_own_at_its_rate_and_ratio(path):
+    model = load_model(path.stem)  # by name
+    assert model.path == path
+    config, _ = recorded_origin(model)
+    assert model.sample_rate == config.sample_rate
+    assert model.module.encode_params.tolist() == [1, 1, config.latent_size, config.hop]
+    assert model.module.encode_output_labels[:3] == ["(signal) pitch", "(signal) periodicity", "(signal) loudness"]
 
 
 def test_it_has_the_nn_tilde_interface(model):
@@ -120,7 +142,7 @@ def _performer(*args, tmp_path):
                           timeout=120, cwd=REPO, env=env)
 
 
-def test_render_and_layers_use_it_when_no_model_is_named(tmp_path):
+def test_render_and_layers_use_the_default_when_no_model_is_named(tmp_path):
     sf.write(tmp_path / "in.wav", glide(seconds=1.5), SR)
     result = _performer("render", tmp_path / "in.wav", tmp_path / "out.wav", "--quiet", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -130,7 +152,7 @@ def test_render_and_layers_use_it_when_no_model_is_named(tmp_path):
     assert layers.returncode == 0 and "default.ts" in layers.stdout
 
 
-def test_serve_headless_plays_it_when_no_model_is_named(tmp_path):
+def test_serve_headless_plays_the_default_when_no_model_is_named(tmp_path):
     sf.write(tmp_path / "in.wav", glide(seconds=1.0), SR)
     result = _performer("serve", "--input-file", tmp_path / "in.wav", "--output-file", tmp_path / "out.wav",
                         "--duration", "2", "--no-web", "--no-midi", "--no-osc", tmp_path=tmp_path)
@@ -138,3 +160,23 @@ def test_serve_headless_plays_it_when_no_model_is_named(tmp_path):
     assert "default.ts" in result.stdout and "latency:" in result.stdout
     out, _ = sf.read(tmp_path / "out.wav", dtype="float32")
     assert np.abs(out).max() > 0.01
+
+
+@pytest.mark.skipif(not STUDIO.exists(), reason="models/studio.ts is not shipped yet")
+def test_render_serve_and_layers_take_the_studio_model_by_name(tmp_path):
+    sf.write(tmp_path / "in.wav", glide(seconds=1.0), SR)
+    result = _performer("render", "studio", tmp_path / "in.wav", tmp_path / "out.wav", "--quiet", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "blocks of 2048" in result.stdout
+    layers = _performer("layers", "studio", tmp_path=tmp_path)
+    assert layers.returncode == 0 and "studio.ts: 44100 Hz" in layers.stdout
+    result = _performer("serve", "studio", "--input-file", tmp_path / "in.wav", "--output-file", tmp_path / "o.wav",
+                        "--duration", "1", "--no-web", "--no-midi", "--no-osc", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "studio.ts" in result.stdout
+
+
+def test_an_unknown_model_name_exits_2_and_lists_the_embedded_ones(tmp_path):
+    result = _performer("layers", "no-such-model", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "no model named 'no-such-model'" in result.stderr and "default" in result.stderr

@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,6 +13,8 @@ from performer.train.checkpoint import checkpoint_path, save_checkpoint
 from performer.train.model import LIVE, DefaultModel, ModelConfig, build_model
 from performer.train.release import averaged_model, export_checkpoint, load_run, random_weights_model
 from performer.train.origin import recorded_origin
+from performer.train.probes import glide
+from performer.train.quality import run_streaming
 from performer.train.trainer import TrainConfig
 
 TINY = ModelConfig(encoder_channels=(8, 8, 8, 8), decoder_channels=(8, 8, 8, 8), learned_latents=2, harmonics=8)
@@ -75,3 +78,6 @@ def test_a_live_run_exports_at_its_own_rate_and_ratio(tmp_path):
     assert model.sample_rate == 48000 and model.block_multiple == 128
     assert recorded_origin(model) == (tiny, 3)  # the bench rebuilds its random reference from this
     assert float(model.module.decoder.output_gain) > 0
+    # choosing and calibrating stream in 2048-sample blocks: the same output as the live 128
+    audio = glide(seconds=0.4)[:128 * 120]
+    np.testing.assert_allclose(run_streaming(model, audio, 2048), run_streaming(model, audio, 128), atol=1e-5)
