@@ -32,6 +32,7 @@ from performer.audio.delay import model_delay
 from performer.audio.engine import default_block_size
 from performer.errors import PerformerError
 from performer.model.export_info import EXPORT_INFO_FILE, read_export_info
+from performer.model.loader import NNModel
 from performer.rig import Rig
 from performer.rig.addresses import GLOBALS
 
@@ -67,7 +68,9 @@ def export_bent(model_path: str | os.PathLike, out_path: str | os.PathLike, stat
     if Path(os.path.realpath(out)) == Path(os.path.realpath(model_path)):
         raise PerformerError(f"{out} is the model being exported: choose another file name")
     model = load_model(model_path)
-    delays = _delays(model)  # measured unbent, as the live engine does before any bend
+    # measured unbent, as the live engine does before any bend, on its own load: measuring runs
+    # the model, and the file must keep the original's streaming state
+    delays = _delays(load_model(model_path))
     rig = Rig(model)
     if expect_tensors is not None and [(t.name, tuple(t.shape)) for t in rig.tensors] != expect_tensors:
         raise PerformerError(f"{model_path} changed on disk since it was loaded (its tensors differ); "
@@ -147,15 +150,9 @@ def _blend_sources(rig: Rig, state: dict) -> dict[str, str]:
     return {f: rig.bank.sources.sha256(f) for f in sorted(x for x in files if x)}
 
 
-def _delays(model) -> dict[str, int]:
+def _delays(model: NNModel) -> dict[str, int]:
     """The unbent model's delay at the block size Performer uses by default, so a render or a
     show of the export lines up as the original's did (each measure costs 16 model blocks; other
     block sizes are measured on the bent weights when used)."""
     size = default_block_size(model.block_multiple)
-    buffers = dict(model.module.named_buffers())
-    saved = {name: b.clone() for name, b in buffers.items()}
-    delays = {str(size): model_delay(model, size)}
-    with torch.no_grad():  # measuring runs the model: the file keeps the original's streaming state
-        for name, b in buffers.items():
-            b.copy_(saved[name])
-    return delays
+    return {str(size): model_delay(model, size)}
