@@ -65,6 +65,9 @@ def compute(args: argparse.Namespace, model, tensors=None, quiet: bool = False, 
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    # One BLAS thread (before numpy loads, when it has not): the measures are many small matrix
+    # products, and BLAS threads spinning against each other on a busy machine cost 10-20x.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if args.background:
         lower_priority()
     from performer.model import load_model

@@ -40,6 +40,9 @@ class SensitivityJob:
         self.order = [t.name for t in tensors]
         self.settings = settings
         self.cache = cache or MapCache()
+        if only is not None:  # a wrong name fails here, not seconds later in the worker
+            from performer.sensitivity.run import select_tensors
+            select_tensors(tensors, only)
         self.only = only  # measure just these tensors (tests, or a quick look)
         self.python = python
         self.state = "idle"  # idle | running | done | stopped | error
@@ -87,7 +90,7 @@ class SensitivityJob:
             command += ["--cache-dir", str(self.cache.folder)]
             if self.only:
                 command += ["--tensors", ",".join(self.only)]
-            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
             self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, text=True, start_new_session=True, env=env)
             self.state, self.error, self.done, self.total, self.eta = "running", "", 0, 0, None

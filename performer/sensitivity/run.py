@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
+import torch
 
 from performer.model.loader import NNModel
 from performer.rig import Rig
@@ -103,7 +104,10 @@ class Measurer:
         self.reference: Analysis = analyse(self.render(), model.sample_rate)
 
     def render(self) -> np.ndarray:
-        with torch_threads(1):
+        # Without TorchScript's optimising executor: its first calls (profiling, then fusing) cost
+        # seconds per model, more than a whole map of short renders gains from it. The switch is
+        # process-wide: measure in a process of its own (the CLI, the dashboard's worker).
+        with torch_threads(1), torch.jit.optimized_execution(False):
             return run_streaming(self.model, self.probe.audio, block=self.block, seed=self.settings.seed, threads=1)
 
     def measure(self, index: int) -> TensorResult:

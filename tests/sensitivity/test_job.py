@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from performer.errors import AddressError
 from performer.sensitivity.cache import MapCache
 from performer.sensitivity.job import SensitivityJob
 from performer.sensitivity.run import Settings
@@ -58,7 +59,13 @@ def test_stop_ends_the_worker_and_keeps_the_map(rig, tmp_path):
 
 
 def test_a_failing_worker_reports_why(rig, tmp_path):
-    job = SensitivityJob(rig.model, rig.tensors, QUICK, MapCache(tmp_path), only=["no_such_tensor"])
+    with pytest.raises(AddressError, match="no tensor matches 'no_such_tensor'"):
+        SensitivityJob(rig.model, rig.tensors, QUICK, MapCache(tmp_path), only=["no_such_tensor"])
+    worker = tmp_path / "python"  # stands in for the interpreter: says what went wrong, fails
+    worker.write_text("#!/bin/sh\necho 'performer: error: the model file went away'\nexit 2\n")
+    worker.chmod(0o755)
+    job = SensitivityJob(rig.model, rig.tensors, QUICK, MapCache(tmp_path), python=str(worker))
     job.start()
-    assert job.wait(60) == "error"
-    assert "no tensor matches 'no_such_tensor'" in job.error
+    assert job.wait(30) == "error"
+    assert job.error == "the measuring process ended with code 2: performer: error: the model file went away"
+    assert job.snapshot()["error"] == job.error
