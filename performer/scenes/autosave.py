@@ -1,5 +1,6 @@
 """Autosave of the live state, so a crash (of Performer, the laptop, the power) loses at most
-``delay_s`` of bending.
+``delay_s`` of bending. One file per model (``autosave_path``): starting another model starts
+clean for it and leaves the first one's state where it was.
 
 ``note_change`` is what control threads call (a flag and an event: cheap, thread-safe, usable as a
 Rig listener). A background thread writes the latest state, fetched through the callable it was
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -74,6 +76,14 @@ class LiveState:
     def to_scene(self, name: str) -> Scene:
         """This state as a new scene called ``name`` (created at the autosave's time)."""
         return Scene(name, self.state, self.model or UNKNOWN_MODEL, created=self.time)
+
+
+def autosave_path(directory: str | os.PathLike, model: ModelIdentity) -> Path:
+    """Where ``model``'s live state is autosaved in ``directory``: named after the export (for
+    people) and its sha256 (the tensor signature when the file could not be read)."""
+    key = (model.sha256 or model.tensor_signature)[:16]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.file).stem).strip("._")[:40] or "model"
+    return Path(directory) / f"{stem}-{key}.json"
 
 
 def load_last(path: str | os.PathLike | None = None) -> LiveState | None:

@@ -20,6 +20,12 @@ def default_scenes_dir() -> Path:
     return default_data_dir() / "scenes"
 
 
+def default_autosave_dir() -> Path:
+    """The folder of autosaved live states, one file per model (see autosave.autosave_path)."""
+    return default_data_dir() / "live-state"
+
+
 def default_autosave_path() -> Path:
-    """The file the live state is autosaved to when none is given."""
+    """The single autosave file of earlier versions (every model's state in one file): read once
+    to carry a session over when its model is the one starting, never written."""
     return default_data_dir() / "live-state.json"

@@ -10,11 +10,12 @@ from typing import Callable
 
 from performer.errors import PerformerError
 from performer.rig import Rig
-from performer.scenes.autosave import Autosave, load_last
+from performer.scenes.autosave import Autosave, LiveState, autosave_path, load_last
 from performer.scenes.bendlog import BendingLog
 from performer.scenes.compat import filter_state
+from performer.scenes.identity import ModelIdentity, model_identity
 from performer.scenes.manager import SceneManager, read_setlist
-from performer.scenes.paths import default_autosave_path, default_scenes_dir
+from performer.scenes.paths import default_autosave_dir, default_autosave_path, default_scenes_dir
 from performer.scenes.store import SceneStore
 
 log = logging.getLogger("performer.scenes")
@@ -26,7 +27,7 @@ RESTORE_SOURCE = "autosave-restore"
 class SessionOptions:
     scenes_dir: Path | None = None  # default: the user's data dir
     setlist: Path | None = None  # default: setlist.txt in the scenes dir, if there is one
-    autosave: Path | None = None  # default: live-state.json in the user's data dir
+    autosave_dir: Path | None = None  # one file per model; default: live-state/ in the user's data dir
     restore: bool = True  # start from the last autosaved state
     bending_log: bool = True
 
@@ -42,17 +43,24 @@ class SceneSession:
         self.autosave: Autosave | None = None
         self.bending_log: BendingLog | None = None
 
+    def autosave_path(self) -> Path:
+        """This model's autosave file."""
+        return autosave_path(self.options.autosave_dir or default_autosave_dir(), model_identity(self.rig))
+
     def restore(self) -> str:
-        """Load the last autosaved live state into the rig (call before bends from the command line)."""
+        """Load this model's last autosaved live state into the rig (call before bends from the
+        command line). A state saved on another model is never applied: it stays in its own file."""
         if not self.options.restore:
             return ""
-        path = self.options.autosave or default_autosave_path()
+        identity = model_identity(self.rig)
         try:
-            last = load_last(path)
+            last = load_last(self.autosave_path())
+            if last is None and self.options.autosave_dir is None:
+                last = _carried_over(identity)
         except PerformerError as exc:
             self.report(f"autosave not restored: {exc}")
             return ""
-        if last is None:
+        if last is None or (last.model is not None and not _same_model(last.model, identity)):
             return ""
         state, skipped = filter_state(last.state, self.rig, last.model)
         skipped += self.rig.load_state(state, source=RESTORE_SOURCE, include_selection=True)
@@ -81,7 +89,7 @@ class SceneSession:
         lines.append(f"scenes: {len(listing.scenes)} in {directory}"
                      + (f"; set list of {len(setlist)} from {setlist_path}" if setlist else ""))
         try:
-            self.autosave = Autosave.for_rig(self.rig, o.autosave)
+            self.autosave = Autosave.for_rig(self.rig, self.autosave_path())
         except (PerformerError, OSError) as exc:
             self.report(f"autosave off: {exc}")
         if o.bending_log:
@@ -99,3 +107,13 @@ class SceneSession:
             self.bending_log.close()
         if self.manager is not None:
             self.manager.close()
+
+
+def _same_model(saved: ModelIdentity, running: ModelIdentity) -> bool:
+    return saved.same_file(running) or (not saved.sha256 and saved.same_tensors(running))
+
+
+def _carried_over(identity: ModelIdentity) -> LiveState | None:
+    """The single autosave of earlier versions, when it was made on this very model file."""
+    last = load_last(default_autosave_path())
+    return last if last is not None and last.model is not None and last.model.same_file(identity) else None

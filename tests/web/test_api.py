@@ -24,7 +24,7 @@ def rig(small_model):
 
 @pytest.fixture
 def session(rig, tmp_path):
-    s = SceneSession(rig, SessionOptions(scenes_dir=tmp_path / "scenes", autosave=tmp_path / "live.json",
+    s = SceneSession(rig, SessionOptions(scenes_dir=tmp_path / "scenes", autosave_dir=tmp_path / "live",
                                          restore=False, bending_log=False))
     s.start()
     yield s
