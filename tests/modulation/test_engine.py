@@ -262,3 +262,20 @@ def test_tensor_targets_follow_at_the_tensor_rate_and_globals_every_tick(rig):
     assert len(set(heard_mix)) == 20
     assert len(set(heard_amount)) == 5
     mod.close()
+
+
+def test_a_saved_scene_recalls_its_modulators_and_a_scene_without_them_clears_them(rig, mod, tmp_path):
+    from performer.scenes.manager import SceneManager
+    from performer.scenes.store import SceneStore
+
+    scenes = SceneManager(rig, SceneStore(tmp_path / "scenes"))
+    rig.set("scene/save", "plain")
+    mod.configure(3, "sh", {amount(rig): 0.2}, sync=1, beats=0.5)
+    rig.set("scene/save", "wobbly")
+    rig.set("scene/recall", "plain")
+    assert rig.get("mod/3/kind") == "off" and rig.get("mod/3/target/0") == ""
+    rig.set("scene/recall", "wobbly")
+    assert rig.get("mod/3/kind") == "sh" and rig.get("mod/3/beats") == 0.5
+    assert rig.get("mod/3/target/0") == amount(rig)
+    assert scenes.last_report == []
+    scenes.close()
