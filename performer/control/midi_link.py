@@ -16,14 +16,13 @@ import os
 import queue
 import select
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from performer.children import close_streams, kill_group
+from performer.children import close_streams, finish, kill_group, relay_stderr, spawn
 from performer.errors import PerformerError
 
 log = logging.getLogger("performer.control.midi")
@@ -147,19 +146,12 @@ class MidiLink:
         self._stopping.set()
         with self._lock:
             process = self._process
-        if process is not None:
-            self._close_stdin(process)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("the MIDI process did not stop within %.0f s; killed", timeout)
+        if process is not None:  # pipes closed after the reader saw the end of file
+            finish(process, log, "MIDI process", ask=lambda: self._close_stdin(process), timeout=timeout, close=False)
         if self._thread is not None:
-            if process is not None:
-                kill_group(process)  # its reader sees the end of file
             self._thread.join(timeout=timeout + OPEN_TIMEOUT_S)
             self._thread = None
         if process is not None:
-            kill_group(process)
             self._close_pipes(process)
         with self._lock:
             self._process = None
@@ -196,9 +188,7 @@ class MidiLink:
         config = asdict(self.config)
         if config["outputs"] is None:
             config["outputs"] = config["inputs"]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "performer.control.midi_host", json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        process = spawn("performer.control.midi_host", config, stdin=True)
         with self._lock:
             if self._stopping.is_set():
                 kill_group(process)
@@ -207,8 +197,7 @@ class MidiLink:
             self._process, self._lines = process, _Lines(process.stdout)
         self._stderr = deque(maxlen=20)
         self._lost_message = None
-        threading.Thread(target=self._read_stderr, args=(process, self._stderr, self.stats), daemon=True,
-                         name="performer-midi-stderr").start()
+        relay_stderr(process, self._stderr_line(self._stderr), "performer-midi-stderr")
         deadline = time.monotonic() + timeout
         opened: MidiOpened | None = None
         while opened is None:
@@ -355,17 +344,13 @@ class MidiLink:
         self._close_stdin(process)
         close_streams(process.stdout, process.stderr)
 
-    @staticmethod
-    def _read_stderr(process: subprocess.Popen, tail: deque, stats: MidiStats) -> None:
-        try:
-            for raw in process.stderr:
-                line = raw.decode(errors="replace").rstrip()
-                if "queue limit reached" in line:  # RtMidi's only report of a dropped message
-                    stats.overflows += 1
-                    if stats.overflows == 1:
-                        log.warning("MIDI input overflow: %s", line.strip())
-                elif line:
-                    tail.append(line)
-                    log.debug("MIDI process: %s", line)
-        except (ValueError, OSError):
-            return
+    def _stderr_line(self, tail: deque) -> Callable[[str], None]:
+        def on_line(line: str) -> None:
+            if "queue limit reached" in line:  # RtMidi's only report of a dropped message
+                self.stats.overflows += 1
+                if self.stats.overflows == 1:
+                    log.warning("MIDI input overflow: %s", line.strip())
+            else:
+                tail.append(line)
+                log.debug("MIDI process: %s", line)
+        return on_line

@@ -10,12 +10,11 @@ import json
 import logging
 import queue
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from performer.children import close_streams, kill_group
+from performer.children import finish, relay_stderr, spawn
 from performer.errors import PerformerError
 from performer.live.shared import GO, HEARTBEAT_NS, STOP, SharedAudio
 
@@ -78,13 +77,10 @@ class DeviceLink:
                    "use_output": c.use_output, "in_channels": c.in_channels, "out_channels": c.out_channels,
                    "samplerate": c.samplerate, "blocksize": c.blocksize, "client_name": c.client_name}
         self._events = queue.Queue()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "performer.live.device_host", json.dumps(payload)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self._process = spawn("performer.live.device_host", payload, text=True)
         threading.Thread(target=self._read_events, args=(self._process, self._events), daemon=True,
                          name="performer-device-events").start()
-        threading.Thread(target=self._read_stderr, args=(self._process,), daemon=True,
-                         name="performer-device-stderr").start()
+        relay_stderr(self._process, lambda line: log.debug("device process: %s", line), "performer-device-stderr")
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -128,22 +124,17 @@ class DeviceLink:
 
     def stop(self) -> None:
         """Ask the device process to close its stream; kill it if it does not answer."""
-        process = self._process
-        if process is None:
-            return
-        self.shared.header[STOP] = 1
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            log.warning("the device process did not stop within %.0f s; killed", STOP_TIMEOUT_S)
-        self.kill()
+        process, self._process = self._process, None
+        if process is not None:
+            finish(process, log, "device process", ask=self._ask_stop, timeout=STOP_TIMEOUT_S)
 
     def kill(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        kill_group(process)
-        close_streams(process.stdout, process.stderr)
+        if process is not None:
+            finish(process, log, "device process")
+
+    def _ask_stop(self) -> None:
+        self.shared.header[STOP] = 1
 
     @staticmethod
     def _read_events(process: subprocess.Popen, events: queue.Queue) -> None:
@@ -156,12 +147,3 @@ class DeviceLink:
         except (ValueError, OSError):  # closed under us
             return
         events.put({"event": "exit", "message": f"the device process ended (exit code {process.wait()})"})
-
-    @staticmethod
-    def _read_stderr(process: subprocess.Popen) -> None:
-        try:
-            for line in process.stderr:
-                if line.strip():
-                    log.debug("device process: %s", line.rstrip())
-        except (ValueError, OSError):
-            return
