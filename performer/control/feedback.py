@@ -12,31 +12,40 @@ import threading
 import time
 from typing import Callable
 
+import mido
+
 from performer.control.mapping import Match
+from performer.control.midi.events import PITCHBEND_CENTRE
 
 SendBytes = Callable[[bytes, str | None], None]  # (message, port name or None = every port)
 
 
 def encode(match: Match, position: float) -> bytes:
-    """The MIDI message that puts control ``match`` at ``position`` (0..1)."""
+    """The MIDI bytes that put control ``match`` at ``position`` (0..1): mido messages, so a
+    channel or number out of range raises here rather than reaching a controller garbled."""
     position = 0.0 if position != position else min(1.0, max(0.0, position))
-    ch = match.channel - 1
+    return b"".join(bytes(m.bytes()) for m in messages(match, position))
+
+
+def messages(match: Match, position: float) -> list[mido.Message]:
+    ch = match.channel - 1  # mido counts channels 0..15
     if match.type in ("cc14", "nrpn", "rpn", "pitchbend"):
         v14 = round(position * 16383)
         msb, lsb = v14 >> 7, v14 & 0x7F
-        if match.type == "cc14":
-            return bytes([0xB0 | ch, match.number, msb, 0xB0 | ch, match.number + 32, lsb])
         if match.type == "pitchbend":
-            return bytes([0xE0 | ch, lsb, msb])
-        select = (99, 98) if match.type == "nrpn" else (101, 100)
-        return bytes([0xB0 | ch, select[0], match.number >> 7, 0xB0 | ch, select[1], match.number & 0x7F,
-                      0xB0 | ch, 6, msb, 0xB0 | ch, 38, lsb])
+            return [mido.Message("pitchwheel", channel=ch, pitch=v14 - PITCHBEND_CENTRE)]
+        if match.type == "cc14":
+            pairs = [(match.number, msb), (match.number + 32, lsb)]
+        else:
+            select = (99, 98) if match.type == "nrpn" else (101, 100)
+            pairs = [(select[0], match.number >> 7), (select[1], match.number & 0x7F), (6, msb), (38, lsb)]
+        return [mido.Message("control_change", channel=ch, control=c, value=v) for c, v in pairs]
     v7 = round(position * 127)
-    if match.type == "note":
-        return bytes([0x90 | ch, match.number, v7])  # velocity 0 = LED off, as controllers expect
+    if match.type == "note":  # velocity 0 = LED off, as controllers expect
+        return [mido.Message("note_on", channel=ch, note=match.number, velocity=v7)]
     if match.type == "pressure":
-        return bytes([0xD0 | ch, v7])
-    return bytes([0xB0 | ch, match.number, v7])
+        return [mido.Message("aftertouch", channel=ch, value=v7)]
+    return [mido.Message("control_change", channel=ch, control=match.number, value=v7)]
 
 
 class FeedbackSender:
