@@ -44,8 +44,12 @@ def default_midi_inputs(mappings: list[Mapping]) -> list[str]:
 
 
 class ControlSurfaces:
-    def __init__(self, rig: Rig, options: SurfaceOptions, report: Callable[[str], None] = log.warning):
+    def __init__(self, rig: Rig, options: SurfaceOptions, report: Callable[[str], None] = log.warning,
+                 midi_clock: Callable | None = None):
+        """``midi_clock``: wraps the router's message sink so clock bytes reach the tempo
+        (``Tempo.midi.tee``); None: every message goes to the router."""
         self.rig = rig
+        self.midi_clock = midi_clock
         self.options = options
         self.report = report
         self.mappings: list[Mapping] = []
@@ -72,7 +76,8 @@ class ControlSurfaces:
         inputs = self.options.midi_inputs
         if inputs is None:
             inputs = default_midi_inputs(self.mappings)
-        self.midi = MidiLink(MidiConfig(inputs=inputs, api=self.options.midi_api), self._on_message, self._on_event)
+        sink = self.midi_clock(self._on_message) if self.midi_clock is not None else self._on_message
+        self.midi = MidiLink(MidiConfig(inputs=inputs, api=self.options.midi_api), sink, self._on_event)
         self.router = MidiRouter(self.rig, self.mappings, send=self.midi.send,
                                  learn_file=self.options.learn_file or default_user_mapping())
         try:

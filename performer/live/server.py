@@ -94,8 +94,11 @@ class ServeOptions:
 
 
 class LiveServer:
-    def __init__(self, rig: Rig, options: ServeOptions | None = None):
+    def __init__(self, rig: Rig, options: ServeOptions | None = None, features=None):
+        """``features``: the modulation's input analyser (``push`` per block on the model
+        thread: a copy into its ring, no lock); None: none."""
         self.rig = rig
+        self.features = features
         self.options = options or ServeOptions()
         self.telemetry: Telemetry | None = None
         self.latency: Latency | None = None
@@ -180,6 +183,8 @@ class LiveServer:
             self.device_info = {"devices": opened.devices, "hostapi": opened.hostapi, "priority": opened.priority}
 
         self.rate = rate
+        if self.features is not None:  # it hears the device's frames, before any resampling
+            self.features.sample_rate = float(rate)
         self.fades = Fades(rate)
         self.pipeline = LivePipeline(self.engine, rate, model.in_channels if source else dev_in, dev_out,
                                      retakes=not retake_off, caches=caches)
@@ -410,6 +415,8 @@ class LiveServer:
                 self.retakes.note_take(take_s)
                 for sink in self.recording.input_sinks:
                     sink.push(frames)
+                if self.features is not None:
+                    self.features.push(frames)
                 if not out.shape[0]:
                     continue
                 read, since = self._device_clock()

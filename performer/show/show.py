@@ -1,7 +1,7 @@
 """The Show builds and owns what ``performer serve`` runs, and starts and stops it in order.
 
-Rig (with its change dispatcher), scene session (scenes, undo, autosave, bending log), control
-surfaces (MIDI, OSC), the live engine and the dashboard. The CLI, the benches and the end-to-end
+Rig (with its change dispatcher), modulation and tempo, scene session (scenes, undo, autosave,
+bending log), control surfaces (MIDI, OSC), the live engine and the dashboard. The CLI, the benches and the end-to-end
 tests all build this one object, so what is measured is what performers run. Each part gets
 what it needs passed in: nothing is reached through attributes set on another part.
 
@@ -23,6 +23,7 @@ from performer.control.surfaces import ControlSurfaces, SurfaceOptions
 from performer.errors import PerformerError
 from performer.live.server import LiveServer, ServeOptions
 from performer.model.loader import NNModel
+from performer.modulation import Features, Modulation, Tempo
 from performer.rig import Rig
 from performer.rig.changes import ChangeDispatcher
 from performer.scenes.session import SceneSession, SessionOptions
@@ -55,9 +56,15 @@ class Show:
         self.report = report
         self.changes = ChangeDispatcher(self.options.change_rate_hz)
         self.rig = Rig(model, dispatcher=self.changes)
-        self.live = LiveServer(self.rig, self.options.serve)
+        # Modulation before the session: its addresses and scene section must exist when the
+        # autosaved state is restored.
+        self.tempo = Tempo()
+        self.features = Features(model.sample_rate)
+        self.modulation = Modulation(self.rig, self.tempo, self.features)
+        self.live = LiveServer(self.rig, self.options.serve, features=self.features)
         self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks)
-        self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report)
+        self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report,
+                                        midi_clock=self.tempo.midi.tee)
         self.web = None  # WebServer once started
         self.sensitivity = None  # the dashboard's sensitivity map (SensitivityJob), made with the dashboard
         self.web_error: PerformerError | None = None
@@ -85,6 +92,7 @@ class Show:
             self._stop_control()
             raise
         self._started = True
+        self.modulation.start()
         return self
 
     def _start_web(self) -> None:
@@ -101,7 +109,7 @@ class Show:
             # measured on request, in a worker process at idle priority: the audio keeps its CPU
             self.sensitivity = SensitivityJob(self.rig.model, self.rig.tensors)
             context = WebContext(self.rig, live=self.live, surfaces=self.surfaces, session=self.session, token=token,
-                                 sensitivity=self.sensitivity)
+                                 sensitivity=self.sensitivity, modulation=self.modulation)
             self.web = WebServer(context, host=w.host, port=w.port).start()
         except PerformerError as exc:  # the dashboard never takes the audio down either
             self.web_error = exc
@@ -122,6 +130,8 @@ class Show:
         return written
 
     def _stop_control(self) -> None:
+        self.modulation.close()
+        self.tempo.close()
         if self.web is not None:
             self.web.stop()
             self.web = None

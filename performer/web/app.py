@@ -105,6 +105,13 @@ def create_app(context: WebContext) -> FastAPI:
             raise HTTPException(404, f"no tensor #{index}: this model has #0..#{len(context.rig.tensors) - 1}")
         return heatmap(context.rig, index, rows=min(max(rows, 1), 256), cols=min(max(cols, 1), 512))
 
+    @app.get("/api/modulation", summary="Modulators, macros and tempo: settings and live values",
+             responses={404: {"model": Problem}})
+    def get_modulation() -> dict:
+        if context.modulation is None:
+            raise HTTPException(404, "this server runs without modulation")
+        return context.modulation.describe()
+
     @app.get("/api/sensitivity", summary="What each tensor changes (pitch, loudness, ...): the map so far and "
              "its progress", responses={409: {"model": Problem}})
     def get_sensitivity() -> dict:

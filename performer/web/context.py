@@ -14,6 +14,7 @@ class WebContext:
     live: object | None = None  # LiveServer, while serving audio
     surfaces: object | None = None  # ControlSurfaces (MIDI, OSC)
     session: object | None = None  # SceneSession (scenes, autosave)
+    modulation: object | None = None  # Modulation (modulators, macros, tempo)
     sensitivity: object | None = None  # SensitivityJob: what each tensor changes, measured in the background
     token: str | None = None  # required on every request when set (a network-reachable dashboard)
     web_dir: Path = REPO / "web"
