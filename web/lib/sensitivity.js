@@ -28,7 +28,7 @@ export async function setupSensitivity() {
 function toolbar() {
   const order = el("select", { id: "sens-order", "aria-label": "Order the layers by what bending them changes" },
     el("option", { value: "" }, "model order"),
-    DIMS.map((d) => el("option", { value: d }, `most ${d}`)));
+    DIMS.map((d) => el("option", { value: d }, `by ${d}`)));
   const strong = el("input", { type: "checkbox", id: "sens-strong" });
   order.addEventListener("change", arrange);
   strong.addEventListener("change", arrange);
@@ -171,7 +171,7 @@ function arrange() {
       list.prepend(el("section", { class: "group group-sorted" },
         el("h3", { id: "sorted-title", class: "sorted-title" }), flat));
     }
-    $("sorted-title").textContent = `Most ${dim} first`;
+    $("sorted-title").textContent = `Strongest in ${dim} first`;
     const score = (t) => sens.scores.get(t.name)?.[dim] ?? -1;
     const ordered = [...app.tensors].sort((a, b) => score(b) - score(a) || a.index - b.index);
     for (const t of ordered) if (rows[t.index]) flat.append(rows[t.index]);
