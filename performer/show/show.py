@@ -26,7 +26,9 @@ from performer.model.loader import NNModel
 from performer.modulation import Features, Modulation, Tempo
 from performer.rig import Rig
 from performer.rig.changes import ChangeDispatcher
+from performer.scenes.paths import default_data_dir
 from performer.scenes.session import SceneSession, SessionOptions
+from performer.show.exports import ModelExports
 
 log = logging.getLogger("performer.show")
 
@@ -65,6 +67,7 @@ class Show:
         self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks)
         self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report,
                                         midi_clock=self.tempo.midi.tee)
+        self.exports = ModelExports(self.rig, default_data_dir() / "exports", report)
         self.web = None  # WebServer once started
         self.sensitivity = None  # the dashboard's sensitivity map (SensitivityJob), made with the dashboard
         self.web_error: PerformerError | None = None
@@ -130,6 +133,7 @@ class Show:
         return written
 
     def _stop_control(self) -> None:
+        self.exports.close()
         self.modulation.close()
         self.tempo.close()
         if self.web is not None:

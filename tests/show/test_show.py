@@ -1,6 +1,9 @@
 """The Show as `performer serve` builds it, headless (file in, file out): parts, order, wiring."""
 
 import time
+from pathlib import Path
+
+import pytest
 
 import numpy as np
 import soundfile as sf
@@ -53,3 +56,25 @@ def test_modulation_is_wired_to_the_model_thread(tmp_path, small_model_path):
     finally:
         show.stop()
     assert show.rig.modulated("mix") == 1.0  # stopped: offsets cleared
+
+
+def test_model_export_is_an_address_and_stays_in_its_folder(tmp_path, small_model_path):
+    from performer.errors import ValueRangeError
+    from performer.model.export_info import read_export_info
+
+    show = build(tmp_path, small_model_path, "--bend", "#3/0/transform=invert", "--no-web")
+    show.start()
+    try:
+        with pytest.raises(ValueRangeError, match="export name"):
+            show.rig.set("model/export", "../../etc/passwd", source="osc")
+        written = show.rig.set("model/export", "my bend ✨", source="osc")
+        assert Path(written).parent == show.exports.directory  # encoded, never outside
+        deadline = time.monotonic() + 120
+        while show.rig.get("model/export") != written and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert show.rig.get("model/export") == written
+        assert read_export_info(written)["baked"]
+        with pytest.raises(ValueRangeError):
+            show.rig.set("model/export", "")
+    finally:
+        show.stop()
