@@ -157,17 +157,17 @@ def test_a_recall_is_heard_whole_at_one_block_boundary(rig, scenes):
     assert engine.stats.tensors_installed - before == 3
 
 
-def test_quantised_recall_waits_for_the_boundary_and_a_later_one_wins(rig, scenes):
+def test_quantised_recall_waits_for_the_boundary_and_a_later_one_wins(rig, tmp_path):
     import time
     from types import SimpleNamespace
 
+    blocks = SimpleNamespace(blocks=5)  # the engine's block counter, passed in as the Show does
+    scenes = SceneManager(rig, SceneStore(tmp_path / "scenes"), blocks=lambda: blocks.blocks)
     intro, drop = make_scenes(rig)
     rig.set("bends/reset", 1)
     rig.set("mix", 0.7)
     changes = []
     rig.add_listener(changes.append)
-    blocks = SimpleNamespace(blocks=5)
-    rig.telemetry = SimpleNamespace(engine=SimpleNamespace(stats=blocks))
     rig.set("scene/quantize", 4)
     rig.set("scene/recall", "intro")  # due at block 8 (published during block 7)
     rig.set("scene/recall", "drop")  # overtakes it
@@ -180,4 +180,4 @@ def test_quantised_recall_waits_for_the_boundary_and_a_later_one_wins(rig, scene
     time.sleep(0.05)
     assert rig.state()["tensors"] == drop["tensors"] and rig.get("mix") == 1.0 and scenes.current == "drop"
     assert not [c for c in changes if c.address == "mix" and c.value == 0.5]  # intro never applied
-    rig.telemetry = None
+    scenes.close()
