@@ -288,7 +288,7 @@ def test_scene_recall_is_an_address_like_any_other(handler, rig, tmp_path):
         assert send(handler, "/performer/scene/recall", "verse") == []
         assert rig.get("mix") == 0.25
         assert ("scene/recall", "osc") in [(c.address, c.source) for c in changes]
-        assert "no scene named 'chorus'" in error_of(send(handler, "/performer/scene/recall", "chorus"))[1]
+        assert "no scene 'chorus'" in error_of(send(handler, "/performer/scene/recall", "chorus"))[1]
         assert send(handler, "/ctrl", "scene/recall", "verse") == []
     finally:
         manager.close()
