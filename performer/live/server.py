@@ -196,7 +196,9 @@ class LiveServer:
         else:
             window_s = max(MIN_WINDOW_S, 3 * warm_ms / 1000)
         window = period * max(1, math.ceil(window_s * rate / period))  # output is taken a period at a time
-        headroom = window - period
+        # A block shorter than a period (the live model's 128 at a period of 256) still arrives a
+        # period at a time and must be played a period at a time: the ring holds a period at least.
+        headroom = window - period + max(0, period - self.pipeline.block_device_frames)
         self.schedule = LateStart(rate, period, window, None if o.reserve_ms is None else o.reserve_ms / 1000.0)
         self.retakes = Retakes(rate, period, window, enabled=not retake_off, reason=retake_off,
                                splice_knobs=self._splices(o) and not retake_off)

@@ -246,3 +246,26 @@ def test_the_show_fades_in_from_its_first_output_frame(small_model, tmp_path):
     assert np.all(np.abs(played[:fade]) <= 0.52 * envelope + 1e-4)  # under the rising raised cosine (0.5 in, 0.51 out)
     assert np.abs(played[fade:]).max() > 0.45  # then the whole tone
     assert np.abs(played[:fade // 4]).max() < 0.1 * 0.5
+
+
+@pytest.mark.parametrize("period", [128, 256])
+def test_the_live_model_runs_at_its_ratio_with_a_measured_window(tmp_path, period):
+    """A model built for small blocks: its block is its ratio (128), retakes are off (the next
+    block is 2.7 ms away), no 15 ms floor, and with a period longer than the block the ring
+    still holds a period."""
+    from performer.model import load_model
+
+    sf.write(tmp_path / "in.wav", tone(1.0, 48000)[0], 48000)
+    rig = Rig(load_model("live"))
+    options = ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav", period=period,
+                           report=lambda message: None)
+    with LiveServer(rig, options) as server:
+        time.sleep(0.6)
+        snap = server.telemetry.snapshot()
+    assert server.engine.block_size == 128
+    assert not server.retakes.enabled
+    assert server.latency.ring_frames >= period
+    assert server.latency.compute_window < 48000 * 0.015  # measured, not the large blocks' floor
+    assert snap["blocks"] > 100  # lateness is the bench's business (bench/latency.py), not a unit test's
+    out = sf.read(tmp_path / "out.wav", dtype="float32")[0]
+    assert np.abs(out).max() > 0.01
