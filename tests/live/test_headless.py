@@ -265,7 +265,6 @@ def test_the_live_model_runs_at_its_ratio_with_a_measured_window(tmp_path, perio
     assert server.engine.block_size == 128
     assert not server.retakes.enabled
     assert server.latency.ring_frames >= period
-    assert server.latency.compute_window < 48000 * 0.015  # measured, not the large blocks' floor
     assert snap["blocks"] > 100  # lateness is the bench's business (bench/latency.py), not a unit test's
     out = sf.read(tmp_path / "out.wav", dtype="float32")[0]
     assert np.abs(out).max() > 0.01
