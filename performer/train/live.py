@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from performer.train.layers import CachedConv1d, FrameInterpolator, ResidualUnit
-from performer.train.model import ModelConfig, mod_sigmoid
+from performer.train.model import FeatureVAE, ModelConfig, mod_sigmoid
 from performer.train.pitch import FrameFeatures
 from performer.train.synth import HarmonicOscillator
 
@@ -110,8 +110,8 @@ class LiveDecoder(nn.Module):
         return (voiced + noise) * self.output_gain
 
 
-class LiveModel(nn.Module):
-    """Encoder and decoder; ``forward`` is a training pass."""
+class LiveModel(FeatureVAE):
+    """The live architecture: encoder and decoder above, no delay of its own."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -119,13 +119,3 @@ class LiveModel(nn.Module):
         self.encoder = LiveEncoder(config)
         self.decoder = LiveDecoder(config)
         self.delay = 0
-
-    def encode(self, x: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        features, mean, std = self.encoder(x)
-        learned = mean + std * torch.randn_like(std) if sample else mean
-        kl = 0.5 * (mean.pow(2) + std.pow(2) - 2.0 * torch.log(std) - 1.0).mean()
-        return torch.cat([features, learned], 1), kl
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z, kl = self.encode(x, sample=self.training)
-        return self.decoder(z), kl

@@ -145,15 +145,10 @@ LIVE = ModelConfig(sample_rate=48000, architecture="live", live_hop=128, live_ch
 PRESETS = {"studio": ModelConfig(), "live": LIVE}
 
 
-class DefaultModel(nn.Module):
-    """Encoder and decoder; ``forward`` is a training pass."""
-
-    def __init__(self, config: ModelConfig = ModelConfig()):
-        super().__init__()
-        self.config = config
-        self.encoder = Encoder(config)
-        self.decoder = Decoder(config)
-        self.delay = self.decoder.pqmf.delay  # samples from input to output (training alignment)
+class FeatureVAE(nn.Module):
+    """What both architectures share: an encoder giving (features, mean, std), a decoder of
+    [features, learned latents]; ``forward`` is a training pass. Subclasses set ``encoder``,
+    ``decoder`` and ``delay``."""
 
     def encode(self, x: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Audio [B, 1, T] to the latent [B, 3 + L, T/hop], and the KL term."""
@@ -165,3 +160,14 @@ class DefaultModel(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z, kl = self.encode(x, sample=self.training)
         return self.decoder(z), kl
+
+
+class DefaultModel(FeatureVAE):
+    """The studio architecture (this module)."""
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.delay = self.decoder.pqmf.delay  # samples from input to output (training alignment)
