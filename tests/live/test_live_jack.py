@@ -141,7 +141,10 @@ def test_with_spliced_knobs_a_bend_made_while_a_block_plays_comes_in_mid_block(j
         rig.set("record", 1)
         time.sleep(1.0)
         armed.set()
-        time.sleep(1.0)
+        deadline = time.monotonic() + 4.0  # a loaded host needs a while to find the moment
+        while not moved and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
         rig.set("record", 0)
         snap = server.telemetry.snapshot()
     import soundfile as sf

@@ -194,7 +194,7 @@ def test_a_jack_midi_clock_sender_sets_the_tempo_through_the_midi_link(jack_serv
             time.sleep(0.02)
         out, _ = sender.communicate(timeout=10)
     assert out.startswith("ok")
-    assert tempo.midi.received == int(out.split()[1])
+    assert abs(tempo.midi.received - int(out.split()[1])) <= 2  # the last tick may cross the stop
     assert others == []  # only clock bytes came, and they all went to the clock
     # the sender switches tempo after 2 s: 102 ticks at 128 BPM; judge from 2 beats in to 4 beats in
     first_half = [bpm for received, bpm in seen.values() if 48 <= received <= 96]
