@@ -25,27 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._models import CACHE  # noqa: E402
+from bench.stage import MIDI_SENDER  # noqa: E402
 from performer.control.surfaces import ControlSurfaces, SurfaceOptions  # noqa: E402
 from performer.live.server import LiveServer, ServeOptions  # noqa: E402
 from performer.model import load_model  # noqa: E402
 from performer.rig import Rig  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 
-SENDER = """
-import sys, time, rtmidi
-n, rate = int(sys.argv[1]), float(sys.argv[2])
-out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="flood")
-ports = out.get_ports()
-out.open_port(ports.index("performer-midi:Performer"), "out")
-t0 = time.monotonic()
-for i in range(n):
-    due = t0 + i / rate
-    while (now := time.monotonic()) < due:
-        time.sleep(min(due - now, 0.0005))
-    out.send_message([0xB0, (i // 128) % 8, i % 128])
-print(f"{time.monotonic() - t0:.3f}", flush=True)
-time.sleep(0.5)
-"""
+SENDER = MIDI_SENDER  # one paced JACK MIDI sender for the benches (bench/stage.py)
 
 
 def cpu_seconds(pid: int, tid: int | None = None) -> float:
