@@ -66,7 +66,7 @@ for i in range(n):
     while (now := time.monotonic()) < due:
         time.sleep(min(due - now, 0.0005))
     out.send_message([0xB0, (i // 128) % 8, i % 128])
-print(n)
+print(f"{time.monotonic() - t0:.3f} {n}", flush=True)  # seconds it took (control_flood reads it), count
 time.sleep(0.3)
 """
 
