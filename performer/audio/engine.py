@@ -20,6 +20,8 @@ import torch
 
 from performer.audio.delay import DelayLine
 from performer.audio.safety import SafetyStage
+from performer.bending.bank import TensorBank
+from performer.model.loader import NNModel
 from performer.rig import AudioParams, Rig
 
 log = logging.getLogger("performer.engine")
@@ -53,13 +55,18 @@ class EngineStats:
 
 class BlockEngine:
     def __init__(self, rig: Rig, block_size: int | None = None, ceiling_db: float = -1.0,
-                 compute_bends: bool = True, keep_timings: bool = False, dry_delay: int = 0):
+                 compute_bends: bool = True, keep_timings: bool = False, dry_delay: int = 0,
+                 model: NNModel | None = None, bank: TensorBank | None = None):
         """``compute_bends``: compute dirty bends inline before each block (offline use). A live
         engine leaves it False and a bend worker thread calls ``rig.compute_pending``.
         ``dry_delay``: samples the dry path is delayed to line up with the model's output
-        (see ``performer.audio.delay.model_delay``)."""
+        (see ``performer.audio.delay.model_delay``). ``model`` and ``bank``: a model the rig has
+        prepared but does not play yet (a hot swap); default the rig's own. The engine keeps
+        them, so it goes on with its model while the rig already means the next one."""
         self.rig = rig
-        self.model = rig.model
+        self.model = model or rig.model
+        self.bank = bank or rig.bank
+        self._latent_size = self.model.latent_size or 0
         multiple = self.model.block_multiple
         self.block_size = block_size or default_block_size(multiple)
         if self.block_size % multiple or self.block_size % 32:
@@ -101,7 +108,7 @@ class BlockEngine:
             raise ValueError(f"block must be shaped ({self.in_channels}, {self.block_size}), got {block.shape}")
         if self.compute_bends:
             self.rig.compute_pending()
-        self.stats.tensors_installed += self.rig.install_pending()
+        self.stats.tensors_installed += self.bank.install_pending()
         params, last = self.rig.audio, self._last
         self._last = params
 
@@ -150,7 +157,8 @@ class BlockEngine:
                 x = np.ascontiguousarray(x, dtype=np.float32)
             with torch.inference_mode():
                 audio = torch.from_numpy(x[None])
-                if params.latent_scale is not None and self.model.has_latent_path:
+                if (params.latent_scale is not None and self.model.has_latent_path
+                        and params.latent_scale.shape[1] == self._latent_size):  # not the next model's
                     z = self.model.run("encode", audio)
                     z = z * params.latent_scale + params.latent_offset
                     y = self.model.run("decode", z)

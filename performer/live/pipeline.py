@@ -44,6 +44,7 @@ class LivePipeline:
         self._before = StreamCheckpoint(engine, self._out_resampler, caches) if retakes else None
         self._after = StreamCheckpoint(engine, self._out_resampler, caches) if retakes else None
         self._last_block: np.ndarray | None = None
+        self.pad = 0  # device frames of silence in front of the output (a swapped-in model: live/swap.py)
         self.reset()
 
     @property
@@ -54,7 +55,12 @@ class LivePipeline:
     def signal_delay(self) -> float:
         """Device frames from an input sample to its output sample, not counting buffering."""
         model_side = self._in_resampler.delay_out + self.engine.dry_delay.delay + self.engine.latency
-        return model_side * self.device_rate / self.model_rate + self._out_resampler.delay_out
+        return model_side * self.device_rate / self.model_rate + self._out_resampler.delay_out + self.pad
+
+    @property
+    def pending_device_frames(self) -> float:
+        """Input held, not yet a whole block (device frames)."""
+        return self._pending.shape[1] * self.device_rate / self.model_rate
 
     def reset(self) -> None:
         self._pending = np.zeros((self.engine.in_channels, 0), dtype=np.float32)

@@ -29,9 +29,10 @@ import torch
 
 from performer.audio.checkpoint import PackedCaches, pack_for_retakes
 from performer.audio.delay import model_delay
-from performer.audio.engine import BlockEngine, EngineStats
+from performer.audio.engine import BlockEngine, EngineStats, default_block_size
 from performer.audio.files import fit_channels, read_audio, resample
 from performer.errors import PerformerError
+from performer.model.loader import NNModel
 from performer.live.clock import ClockHost
 from performer.live.device_link import DeviceConfig, DeviceError, DeviceLink
 from performer.live.fades import Fades
@@ -41,6 +42,7 @@ from performer.live.pipeline import LivePipeline
 from performer.live.recording import Recording
 from performer.live.retake import Retakes, splice
 from performer.live.schedule import LateStart
+from performer.live.swap import Crossfade, Incoming, pad_for
 from performer.live.shared import CALLBACKS, HEARTBEAT_NS, OUT_READ, Layout, SharedAudio
 from performer.live.telemetry import Latency, Telemetry
 from performer.rig import Change, Rig
@@ -124,11 +126,18 @@ class LiveServer:
         self._install_unheard = False  # a late retake installed tensors: the next block is their first
         self.shared: SharedAudio | None = None
         self.host = None
+        self._swap_request: tuple[Incoming, float, threading.Event] | None = None
+        self._swapping: tuple[Incoming, threading.Event] | None = None
 
     @property
     def has_device_input(self) -> bool:
         """Whether a device input exists to switch back to (not a file-only show)."""
         return self._device_input is not None
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped: its model thread plays."""
+        return bool(self._threads) and not self._stop.is_set()
 
     @property
     def blocks(self) -> int | None:
@@ -350,6 +359,73 @@ class LiveServer:
         self._input_request = (LoopedFileInput(looped.T.copy(), self.shared, self.rate, self.latency.ring_frames),
                                name or "loop")
 
+    # -- hot swap (live/swap.py; the Show's model/load: show/swap.py) -------------------------
+    def prepare_swap(self, model: NNModel, bank, name: str, requested: float) -> Incoming:
+        """Build and warm ``model``'s pipeline (``bank``: its bends, from ``Rig.prepare_model``)
+        for a swap, on the calling thread (not the model's): first calls made, block time
+        measured, streaming state fresh. Raises what the model raises."""
+        block = default_block_size(model.block_multiple)
+        engine = BlockEngine(self.rig, block_size=block, compute_bends=False, model=model, bank=bank,
+                             dry_delay=model_delay(model, block))
+        silence = np.zeros((engine.in_channels, engine.block_size), dtype=np.float32)
+        times = []
+        for _ in range(WARMUP_BLOCKS):
+            started = time.perf_counter()
+            engine.process_block(silence)
+            times.append((time.perf_counter() - started) * 1000)
+        warm_ms = float(np.max(times[2:]))
+        if engine.stats.model_errors:
+            raise PerformerError(f"{name} failed on its first blocks: {engine.stats.last_error}")
+        engine.reset(self.options.seed)
+        pipeline = LivePipeline(engine, self.rate, self.pipeline.device_in_channels,
+                                self.pipeline.device_out_channels)
+        window = math.ceil(max(MIN_WINDOW_S, 3 * warm_ms / 1000) * self.rate)
+        return Incoming(name, pipeline, warm_ms, window, requested)
+
+    def swap(self, incoming: Incoming, crossfade_s: float) -> threading.Event:
+        """Hand ``incoming`` to the model thread: from the next block boundary on it is
+        crossfaded in over ``crossfade_s`` and the playing model stops. The event is set when the
+        outgoing model has stopped (``incoming.finished``)."""
+        done = threading.Event()
+        if not self.running:
+            raise PerformerError("the audio is not running: nothing to swap")
+        self._swap_request = (incoming, crossfade_s, done)
+        return done
+
+    def _begin_swap(self) -> None:
+        """Model thread: crossfade to the requested model from this block on."""
+        incoming, crossfade_s, done = self._swap_request
+        self._swap_request = None
+        if self._swapping is not None:  # one at a time: the one fading in plays from here alone
+            self._end_swap()
+        budget = self.latency.ring_frames + self.latency.period  # headroom and growth are in ring_frames
+        pad, grew = pad_for(self.pipeline, incoming.pipeline, incoming.window, budget)
+        incoming.pad, incoming.grew = pad, grew
+        incoming.began = time.perf_counter()
+        new_engine = incoming.pipeline.engine
+        new_engine.stats = self.engine.stats  # one count of blocks and timings for the show
+        self.pipeline = Crossfade(self.pipeline, incoming.pipeline, pad, round(crossfade_s * self.rate))
+        incoming.pipeline.pad = pad
+        self.engine = self.telemetry.engine = new_engine
+        self.latency.signal = incoming.pipeline.signal_delay
+        self._swapping = (incoming, done)
+
+    def _end_swap(self) -> None:
+        """Model thread: the outgoing model has stopped; the incoming one plays alone."""
+        incoming, done = self._swapping
+        self._swapping = None
+        self.pipeline = incoming.pipeline
+        incoming.finished = time.perf_counter()
+        done.set()
+
+    def release_outgoing(self) -> None:
+        """After a swap (any thread): the first model's caches, packed for retakes, back in its
+        own storage, so it can play again later. Retakes end with the first model."""
+        if self._packed is not None and self._swapping is None:
+            self._packed.unpack()
+            self._packed = None
+            self.retakes.enabled = False
+
     def _apply_input_request(self) -> None:
         """Model thread: make the requested input current, continuing from the same frame."""
         new, name = self._input_request
@@ -379,6 +455,8 @@ class LiveServer:
         while not self._stop.is_set():
             if self._input_request is not None:
                 self._apply_input_request()
+            if self._swap_request is not None and self._take is None and not self.fades.fading_out:
+                self._begin_swap()
             if self._fade_request.is_set():
                 if not self.fades.fading_out:
                     self._begin_fade()
@@ -414,6 +492,8 @@ class LiveServer:
                 started = time.perf_counter()
                 out = self.pipeline.process(frames)
                 take_s = time.perf_counter() - started
+                if self._swapping is not None and self.pipeline.done:
+                    self._end_swap()
                 self.retakes.note_take(take_s)
                 for sink in self.recording.input_sinks:
                     sink.push(frames)

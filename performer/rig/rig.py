@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -35,6 +36,10 @@ log = logging.getLogger("performer.rig")
 # Addresses a scene session adds as actions (scenes/manager.py): without one, say so plainly.
 SESSION_ROOTS = frozenset({"scene", "setlist", "undo", "redo", "panic"})
 STATE_ADDRESS = "state"  # the change event of a whole-state load: its value is how many tensors changed
+MODEL_ADDRESS = "model"  # the change event of a model swap: its value is the model's name
+# What belongs to one model; the rest of the rig (globals, listeners, actions, sections) to the show.
+_PER_MODEL = ("model", "tensors", "bank", "_by_name", "_chains", "_dirty", "_latent_scale", "_latent_offset",
+              "_selected", "_overlay")
 
 
 @dataclass(frozen=True)
@@ -77,27 +82,80 @@ class Rig:
                  dispatcher: ChangeDispatcher | None = None):
         """``dispatcher``: listeners run on its thread, coalesced (``performer serve``); without
         one they run inline on the sender's thread (offline tools, unit tests)."""
-        self.model = model
         self.dispatcher = dispatcher
-        self.tensors: list[TensorInfo] = describe_tensors(model.module)
         self.max_slots = max_slots
-        self.bank = TensorBank(model.module, self.tensors, draw_cache_bytes)
-        self._by_name = {t.name: t.index for t in self.tensors}
-        self._chains: dict[int, list[Slot]] = {}
-        self._dirty: set[int] = set()
-        latent = model.latent_size or 0
-        self._latent_scale = [1.0] * latent
-        self._latent_offset = [0.0] * latent
+        self._draw_cache_bytes = draw_cache_bytes
+        self._kept: dict[Path, dict] = {}  # models swapped out (or prepared), with their bends
+        self._install(self._fresh(model))
         self._globals = {name: spec[2] for name, spec in GLOBALS.items()}
-        self._selected = 0  # the tensor a bank of knobs edits (select/..., selected/...)
         self._lock = threading.RLock()
         self._compute_lock = threading.Lock()
         self._work = threading.Event()
         self._listeners: list[Callable[[Change], None]] = []  # inline: cheap, on the sender's thread
         self._actions: dict[str, tuple[Callable[[object, str], object], Callable[[], object] | None]] = {}
         self.audio = AudioParams()
-        self._overlay = Overlay(self._parse)  # modulation offsets: used when computing, never stored
         self._sections: dict[str, tuple[Callable[[], object], Callable[[object, str], list[str]]]] = {}
+
+    # -- models: one plays, others keep their bends (hot swap: performer/show/swap.py) -------
+    def _fresh(self, model: NNModel) -> dict:
+        """A model's own part of the rig, unbent."""
+        tensors = describe_tensors(model.module)
+        latent = model.latent_size or 0
+        return {"model": model, "tensors": tensors,
+                "bank": TensorBank(model.module, tensors, self._draw_cache_bytes),
+                "_by_name": {t.name: t.index for t in tensors}, "_chains": {}, "_dirty": set(),
+                "_latent_scale": [1.0] * latent, "_latent_offset": [0.0] * latent,
+                "_selected": 0,  # the tensor a bank of knobs edits (select/..., selected/...)
+                # modulation offsets: used when computing, never stored; parsed against this model
+                "_overlay": Overlay(self._parse)}
+
+    def _install(self, part: dict) -> None:
+        for name in _PER_MODEL:
+            setattr(self, name, part[name])
+
+    def kept_model(self, path: Path) -> NNModel | None:
+        """The model loaded from ``path`` earlier in this show (playing, prepared or swapped out),
+        with its bends in its tensors; None when it never was."""
+        key = Path(path).resolve()
+        if key == self.model.path.resolve():
+            return self.model
+        part = self._kept.get(key)
+        return part["model"] if part is not None else None
+
+    def prepare_model(self, model: NNModel) -> TensorBank:
+        """Make ``model``'s part of the rig (or find the one kept), without playing it: its engine
+        installs from the bank returned. Any thread but the model's."""
+        key = model.path.resolve()
+        with self._lock:
+            if model is self.model:
+                return self.bank
+            part = self._kept.get(key)
+            if part is None or part["model"] is not model:
+                part = self._kept[key] = self._fresh(model)
+            return part["bank"]
+
+    def switch_model(self, model: NNModel, source: str = "api") -> None:
+        """Make ``model`` (prepared) the one every address means from now on. The one playing
+        keeps its bends, chains and latent bends, and gets them back when it is switched to again.
+        Globals (gains, mix, bypass) stay as they are: they belong to the show. Emits ``model``."""
+        key = model.path.resolve()
+        with self._compute_lock, self._lock:  # not while the bend worker computes the old one
+            if model is self.model:
+                return
+            part = self._kept.pop(key, None)
+            if part is None or part["model"] is not model:
+                part = self._fresh(model)
+            self._kept[self.model.path.resolve()] = {name: getattr(self, name) for name in _PER_MODEL}
+            self._install(part)
+            if self._dirty:
+                self._work.set()
+            self._publish_audio()
+        self._emit(Change(MODEL_ADDRESS, model.path.stem, source, time.time()))
+
+    def forget_model(self, path: Path) -> None:
+        """Drop a prepared model that will not play (its load was superseded or failed)."""
+        with self._lock:
+            self._kept.pop(Path(path).resolve(), None)
 
     # -- the one way in ---------------------------------------------------------------------
     def add_action(self, address: str, setter: Callable[[object, str], object],

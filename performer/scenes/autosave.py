@@ -111,7 +111,10 @@ class Autosave:
     model the state is for. Close it to write the last change and stop the thread."""
 
     def __init__(self, path: str | os.PathLike | None, get_state: Callable[[], dict], *, delay_s: float = 0.5,
-                 identity: Callable[[dict], ModelIdentity] | ModelIdentity | None = None):
+                 identity: Callable[[dict], ModelIdentity] | ModelIdentity | None = None,
+                 path_for: Callable[[ModelIdentity], Path] | None = None):
+        """``path_for``: the file for a model's state, asked at each write (a show that swaps
+        models writes each one's state to its own file); default: always ``path``."""
         if not delay_s >= 0:
             raise ValueRangeError(f"autosave delay must be >= 0 s, got {delay_s!r}")
         self.path = Path(path) if path is not None else default_autosave_path()
@@ -120,6 +123,7 @@ class Autosave:
         self.last_error: Exception | None = None
         self._get_state = get_state
         self._identity = identity
+        self._path_for = path_for
         self._dirty = False
         self._wake = threading.Event()
         self._closing = threading.Event()
@@ -130,9 +134,24 @@ class Autosave:
         self._thread.start()
 
     @classmethod
-    def for_rig(cls, rig: "Rig", path: str | os.PathLike | None = None, *, delay_s: float = 0.5) -> "Autosave":
-        """An autosave of ``rig``'s state, noting every change the rig emits (until closed)."""
-        autosave = cls(path, rig.state, delay_s=delay_s, identity=lambda state: model_identity(rig, state))
+    def for_rig(cls, rig: "Rig", path: str | os.PathLike | None = None, *, delay_s: float = 0.5,
+                per_model: bool = False) -> "Autosave":
+        """An autosave of ``rig``'s state, noting every change the rig emits (until closed).
+        ``per_model``: ``path`` is one model's file (``autosave_path``); after a model swap the
+        state goes to the new model's file in the same folder."""
+        def state_of_one_model() -> dict:  # never a state taken across a model swap
+            while True:
+                model = rig.model
+                state = rig.state()
+                if rig.model is model:
+                    return state
+
+        def identity(state: dict) -> ModelIdentity:
+            return model_identity(rig, state)
+
+        folder = Path(path).parent if path is not None and per_model else None
+        autosave = cls(path, state_of_one_model, delay_s=delay_s, identity=identity,
+                       path_for=None if folder is None else lambda model: autosave_path(folder, model))
         rig.add_listener(autosave.note_change)
         autosave._detach = lambda: rig.remove_listener(autosave.note_change)
         return autosave
@@ -184,6 +203,8 @@ class Autosave:
                 state = self._get_state()
                 identity = self._identity(state) if callable(self._identity) else self._identity
                 record = LiveState(validate_state(state), identity, utc_now())
+                if self._path_for is not None and identity is not None:
+                    self.path = self._path_for(identity)
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(self.path, dump_json(record.to_dict()))
             except Exception as exc:  # a full disk must not stop the show: log, keep the last good file

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Callable
 
 from performer.errors import PerformerError
+from performer.modulation.tempo import Tempo
 from performer.rig import Rig
+from performer.rig.rig import MODEL_ADDRESS
 from performer.scenes.autosave import Autosave, LiveState, autosave_path, load_last
 from performer.scenes.bendlog import BendingLog
 from performer.scenes.compat import filter_state
@@ -34,14 +36,20 @@ class SessionOptions:
 
 class SceneSession:
     def __init__(self, rig: Rig, options: SessionOptions, report: Callable[[str], None] = log.warning,
-                 blocks: Callable[[], int | None] | None = None):
+                 blocks: Callable[[], int | None] | None = None, tempo: Tempo | None = None,
+                 lead_s: Callable[[], float | None] | None = None):
+        """``blocks``, ``tempo``, ``lead_s``: for ``scene/quantize`` and ``scene/quantize/beats``
+        (the live engine's block count, the show's tempo, the live server's lead; see SceneManager)."""
         self.rig = rig
         self.blocks = blocks  # the live engine's block count, for scene/quantize
+        self.tempo = tempo
+        self.lead_s = lead_s
         self.options = options
         self.report = report
         self.manager: SceneManager | None = None
         self.autosave: Autosave | None = None
         self.bending_log: BendingLog | None = None
+        self._models_seen: set[Path] | None = None  # models played in this show (after start)
 
     def autosave_path(self) -> Path:
         """This model's autosave file."""
@@ -82,16 +90,19 @@ class SceneSession:
         missing = [name for name in setlist if not store.exists(name)]
         if missing:
             self.report(f"set list {setlist_path}: no scene named {', '.join(map(repr, missing))}")
-        self.manager = SceneManager(self.rig, store, setlist, blocks=self.blocks)
+        self.manager = SceneManager(self.rig, store, setlist, blocks=self.blocks, tempo=self.tempo,
+                                    lead_s=self.lead_s)
         listing = store.list()
         for error in listing.errors:
             self.report(f"scene not readable: {error}")
         lines.append(f"scenes: {len(listing.scenes)} in {directory}"
                      + (f"; set list of {len(setlist)} from {setlist_path}" if setlist else ""))
         try:
-            self.autosave = Autosave.for_rig(self.rig, self.autosave_path())
+            self.autosave = Autosave.for_rig(self.rig, self.autosave_path(), per_model=True)
         except (PerformerError, OSError) as exc:
             self.report(f"autosave off: {exc}")
+        self._models_seen = {self.rig.model.path.resolve()}
+        self.rig.add_listener(self._on_model_swap)
         if o.bending_log:
             try:
                 self.bending_log = BendingLog(self.rig)
@@ -100,7 +111,23 @@ class SceneSession:
                 self.report(f"bending log off: {exc}")
         return lines
 
+    def _on_model_swap(self, change) -> None:
+        """A model played for the first time in this show starts from its own last autosave, as
+        ``serve`` would start it; one that played earlier kept its bends in the rig."""
+        if change.address != MODEL_ADDRESS:
+            return
+        key = self.rig.model.path.resolve()
+        if key in self._models_seen:
+            return
+        self._models_seen.add(key)
+        line = self.restore()
+        if line:
+            self.report(f"{self.rig.model.path.stem}: {line}")
+
     def stop(self) -> None:
+        if self._models_seen is not None:
+            self.rig.remove_listener(self._on_model_swap)
+            self._models_seen = None
         if self.autosave is not None:
             self.autosave.close(flush=True)
         if self.bending_log is not None:

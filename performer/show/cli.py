@@ -64,6 +64,14 @@ def add_parsers(sub, bend_type) -> None:
     serve.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (headless runs)")
     serve.add_argument("--status-interval", type=float, default=5.0, metavar="S", help="status line every S s; 0: none")
     serve.add_argument("--client-name", default="performer", help="JACK client name (default performer)")
+    models = serve.add_argument_group("model swaps (model/load NAME, docs/models.md)")
+    models.add_argument("--models", type=Path, action="append", default=[], metavar="DIR",
+                        help="more models for model/load, by file name (after the embedded ones); repeatable")
+    models.add_argument("--crossfade", type=milliseconds, default=50.0, metavar="MS",
+                        help="crossfade between two models on model/load (default 50 ms)")
+    models.add_argument("--no-preload", dest="preload", action="store_false",
+                        help="do not load the folders' models before the audio starts (faster start; "
+                             "loading one mid-show stalls the audio for a moment)")
     scenes = serve.add_argument_group("scenes")
     scenes.add_argument("--scenes", type=Path, metavar="DIR", help="scenes folder (default ~/.local/share/performer/scenes)")
     scenes.add_argument("--setlist", type=Path, metavar="FILE",
@@ -178,7 +186,8 @@ def show_options(args: argparse.Namespace, report) -> "ShowOptions":
             osc=not args.no_osc, osc_host=args.osc_host, osc_port=args.osc_port,
             osc_allow=[ip.strip() for ip in args.osc_allow.split(",")] if args.osc_allow else None),
         web=WebOptions(enabled=not args.no_web, host=args.web_host, port=args.web_port, token=args.web_token),
-        bends=list(args.bend))
+        bends=list(args.bend), model_folders=list(args.models), crossfade_ms=args.crossfade,
+        preload_models=args.preload)
 
 
 def report_line(message: str) -> None:

@@ -1,7 +1,8 @@
 """The Show builds and owns what ``performer serve`` runs, and starts and stops it in order.
 
 Rig (with its change dispatcher), modulation and tempo, scene session (scenes, undo, autosave,
-bending log), control surfaces (MIDI, OSC), the live engine and the dashboard. The CLI, the benches and the end-to-end
+bending log), control surfaces (MIDI, OSC), the live engine, model swaps (``model/load``) and
+the dashboard. The CLI, the benches and the end-to-end
 tests all build this one object, so what is measured is what performers run. Each part gets
 what it needs passed in: nothing is reached through attributes set on another part.
 
@@ -22,13 +23,15 @@ from typing import Callable
 from performer.control.surfaces import ControlSurfaces, SurfaceOptions
 from performer.errors import PerformerError
 from performer.live.server import LiveServer, ServeOptions
-from performer.model.loader import NNModel
+from performer.model.loader import MODELS_DIR, NNModel
 from performer.modulation import Features, Modulation, Tempo
 from performer.rig import Rig
 from performer.rig.changes import ChangeDispatcher
 from performer.scenes.paths import default_data_dir
+from performer.scenes.quantize import live_lead_s
 from performer.scenes.session import SceneSession, SessionOptions
 from performer.show.exports import ModelExports
+from performer.show.swap import ModelSwap
 
 log = logging.getLogger("performer.show")
 
@@ -48,6 +51,9 @@ class ShowOptions:
     surfaces: SurfaceOptions = field(default_factory=SurfaceOptions)
     web: WebOptions = field(default_factory=WebOptions)
     bends: list[tuple[str, object]] = field(default_factory=list)  # set after the autosave's restore
+    model_folders: list[Path] = field(default_factory=list)  # model/load names, after the embedded models
+    crossfade_ms: float = 50.0  # model/load's crossfade
+    preload_models: bool = True  # load the folders' models before the audio starts (show/swap.py)
     change_rate_hz: float = 100.0  # how often listeners (undo, log, UI, feedback) get a batch
 
 
@@ -64,10 +70,13 @@ class Show:
         self.features = Features(model.sample_rate)
         self.modulation = Modulation(self.rig, self.tempo, self.features)
         self.live = LiveServer(self.rig, self.options.serve, features=self.features)
-        self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks)
+        self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks,
+                                    tempo=self.tempo, lead_s=lambda: live_lead_s(self.live))
         self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report,
                                         midi_clock=self.tempo.midi.tee)
         self.exports = ModelExports(self.rig, default_data_dir() / "exports", report)
+        self.swap = ModelSwap(self.rig, self.live, [MODELS_DIR, *self.options.model_folders],
+                              self.options.crossfade_ms, report)
         self.web = None  # WebServer once started
         self.sensitivity = None  # the dashboard's sensitivity map (SensitivityJob), made with the dashboard
         self.web_error: PerformerError | None = None
@@ -89,6 +98,8 @@ class Show:
         except Exception as exc:  # scenes and control surfaces never take the audio down
             self.report(f"scenes, MIDI or OSC failed to start: {exc}")
         self._start_web()
+        if self.options.preload_models:
+            self.lines += self.swap.preload()
         try:
             self.live.start()
         except BaseException:
@@ -96,6 +107,7 @@ class Show:
             raise
         self._started = True
         self.modulation.start()
+        self.swap.measure_in_background()
         return self
 
     def _start_web(self) -> None:
@@ -120,6 +132,7 @@ class Show:
     def stop(self) -> list[Path]:
         """Stop everything in order; returns the files the audio wrote. Safe to call twice."""
         written: list[Path] = []
+        self.swap.close()  # no swap starts while the audio stops
         if self._started:
             self.summary = self.live.fade_out()  # the show ends here: stopping stays out of its summary
         if self.web is not None:
@@ -133,6 +146,7 @@ class Show:
         return written
 
     def _stop_control(self) -> None:
+        self.swap.close()
         self.exports.close()
         self.modulation.close()
         self.tempo.close()
