@@ -264,3 +264,50 @@ def test_load_state_respects_locks(rig):
     assert rig.chain(0)[0].transform == "scale" and rig.get("mix") == 0.3 and rig.get("latent/1/offset") == 2.0
     with pytest.raises(AddressError, match="lock 'nonsense'"):
         rig.load_state({}, locks=["nonsense"])
+
+
+def test_a_swapped_out_model_keeps_its_bends_and_gets_them_back(rig, small_model_path):
+    from performer.model import load_model
+
+    first = rig.model
+    rig.set("#3/0/transform", "invert")
+    rig.set("#3/0/amount", 0.5)
+    rig.set("mix", 0.7)
+    rig.compute_pending(), rig.install_pending()
+    bent = live(rig, 3).detach().clone()
+    changes = []
+    rig.add_listener(changes.append)
+
+    other = load_model(small_model_path)  # a second copy: another model as far as the rig knows
+    other.path = other.path.with_name("other.ts")
+    rig.prepare_model(other)
+    rig.switch_model(other, source="test")
+    assert rig.model is other and rig.chain(3) == [] and rig.get("mix") == 0.7  # globals are the show's
+    assert changes[-1].address == "model" and changes[-1].value == "other"
+    rig.set("#5/0/transform", "ablate")
+    assert rig.kept_model(first.path) is first
+
+    rig.switch_model(first)
+    assert rig.chain(3)[0].transform == "invert" and rig.get("#3/0/amount") == 0.5 and rig.chain(5) == []
+    assert torch.equal(live(rig, 3), bent)  # still in its tensors: nothing to compute again
+    rig.switch_model(rig.kept_model(other.path))
+    assert rig.chain(5)[0].transform == "ablate"
+
+
+def test_an_engine_keeps_its_model_while_the_rig_already_means_the_next(rig, small_model_path):
+    import numpy as np
+
+    from performer.audio.engine import BlockEngine
+    from performer.model import load_model
+
+    engine = BlockEngine(rig, compute_bends=False)
+    other = load_model(small_model_path)
+    other.path = other.path.with_name("other.ts")
+    rig.prepare_model(other)
+    rig.switch_model(other)
+    rig.set("latent/0/scale", 2.0)  # the next model's latent bend: not for this engine's
+    rig.set("#3/0/transform", "ablate")
+    rig.compute_pending()
+    out = engine.process_block(np.zeros((1, engine.block_size), dtype=np.float32))
+    assert engine.model is not other and engine.stats.model_errors == 0 and out.shape[1] == engine.block_size
+    assert engine.stats.tensors_installed == 0  # the next model's bends wait for its own engine

@@ -1,0 +1,68 @@
+"""model/load on the Show as `performer serve` builds it, headless (file in, file out)."""
+
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from performer.errors import ValueRangeError
+from tests.show.test_show import build
+
+
+@pytest.fixture
+def folder(tmp_path, small_model_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "small.ts").symlink_to(small_model_path)
+    (models / "broken.ts").write_bytes(b"not a TorchScript archive")
+    return models
+
+
+def wait_for_blocks(show, more, timeout=20.0):
+    target = show.live.blocks + more
+    deadline = time.monotonic() + timeout
+    while show.live.blocks < target and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert show.live.blocks >= target
+
+
+def test_model_load_swaps_while_the_show_plays_and_each_model_keeps_its_bends(tmp_path, folder):
+    reports = []
+    show = build(tmp_path, "default", "--models", str(folder), "--crossfade", "30")
+    show.report = show.swap.report = reports.append
+    show.start()
+    try:
+        assert "models: " in " ".join(show.lines) and any("broken" in r for r in reports)  # preloaded
+        assert show.rig.get("model/list") == ["default", "live", "broken", "small"]  # program-change order
+        show.rig.set("#2/0/transform", "invert", source="test")
+        wait_for_blocks(show, 5)
+
+        assert show.rig.set("model/load", "small", source="test") == "small"
+        assert show.swap.wait_idle(30)
+        assert show.rig.model.path.name == "small.ts" and show.rig.get("model/load") == "small"
+        assert show.rig.chain(2) == []  # the small model starts unbent
+        result = show.swap.results[-1]
+        assert result.name == "small" and result.load_ms < 50  # preloaded: no file read mid-show
+        assert 0 < result.total_ms < 30000
+        show.rig.set("#1/0/transform", "ablate", source="test")
+        wait_for_blocks(show, 5)
+
+        with pytest.raises(ValueRangeError, match="no model named 'nope'; the models are default, live, broken"):
+            show.rig.set("model/load", "nope", source="test")
+        with pytest.raises(ValueRangeError, match="program 9 has no model"):
+            show.rig.set("model/load", 9, source="test")
+        show.rig.set("model/load", 2, source="test")  # program 2: the broken file
+        assert show.swap.wait_idle(30)
+        assert "model broken not loaded" in show.swap.failures[-1] and "keeps playing" in show.swap.failures[-1]
+        wait_for_blocks(show, 5)  # and it does
+
+        show.rig.set("model/load", "default", source="test")
+        assert show.swap.wait_idle(30)
+        assert show.rig.model.path.stem == "default" and show.rig.chain(2)[0].transform == "invert"
+        wait_for_blocks(show, 5)
+    finally:
+        show.stop()
+    assert show.summary["model_errors"] == 0
+    out, _ = sf.read(tmp_path / "out.wav")
+    assert np.isfinite(out).all() and np.abs(out).max() > 0
