@@ -111,7 +111,7 @@ class Telemetry:
         block_ms = 1000.0 * self.engine.block_size / self.engine.model.sample_rate
         rate = self.latency.rate
         return {
-            "state": self.device_state, "message": self.device_message,
+            "state": self.device_state, "message": self.device_message, "model": self.engine.model.path.stem,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "device_rate": rate, "model_rate": self.engine.model.sample_rate,
             "block": self.engine.block_size, "block_ms": round(block_ms, 2),
@@ -142,7 +142,8 @@ class Telemetry:
         line printed and the summary agree)."""
         s = snapshot if snapshot is not None else self.snapshot()
         fill = s["ring_fill"]
-        parts = [s["state"], f"model {s['model_ms']['mean']:.1f}/{s['model_ms']['max']:.1f} ms",
+        parts = [s["state"], f"{s['model']}: {s['model_ms']['mean']:.1f}/{s['model_ms']['max']:.1f} ms",
+                 f"latency {s['latency_ms']:.1f} ms",
                  f"RTF {s['realtime_factor']:.2f}", f"xruns {s['xruns_after_warmup']}",
                  f"late {s['late_frames']}", f"out ring {100 * fill['output'] / max(1, fill['output_target']):.0f}%",
                  f"margin {'-' if s['margin_ms_min'] is None else format(s['margin_ms_min'], '.1f')} ms",

@@ -41,10 +41,12 @@ class SwapResult:
 
     name: str
     total_ms: float  # request to the end of the crossfade
+    queued_ms: float  # waiting for the worker (a swap or a delay measurement before it)
     load_ms: float  # reading the file (0 when the model played earlier in this show)
     warm_ms: float  # building and warming its pipeline
     wait_ms: float  # until the model thread began the crossfade (a block boundary)
     latency_change_ms: float  # how much later the output is now (0: the latency held)
+    began: float  # perf_counter when the crossfade began on the model thread
 
 
 class ModelSwap:
@@ -178,6 +180,7 @@ class ModelSwap:
                     return
                 wanted, self._wanted = self._wanted, None
             if wanted is None:
+                self._idle.clear()  # benches and tests wait for the measuring too
                 self._measure_delay(self._to_measure.pop(0))
                 continue
             try:
@@ -229,9 +232,10 @@ class ModelSwap:
             raise PerformerError("the crossfade did not end (the audio stopped?)")
         self.live.release_outgoing()
         ms_per_frame = 1000.0 / self.live.rate
-        result = SwapResult(name, (incoming.finished - requested) * 1000, (loaded - started) * 1000,
+        result = SwapResult(name, (incoming.finished - requested) * 1000, (started - requested) * 1000,
+                            (loaded - started) * 1000,
                             (warmed - loaded) * 1000, (incoming.began - warmed) * 1000,
-                            incoming.grew * ms_per_frame)
+                            incoming.grew * ms_per_frame, incoming.began)
         self.results.append(result)
         message = (f"model {name} playing: {result.total_ms:.0f} ms from the request to the end of the crossfade "
                    f"(load {result.load_ms:.0f}, warm-up {result.warm_ms:.0f}, crossfade {self.crossfade_ms:g})")
