@@ -68,7 +68,7 @@ class ModelSwap:
         self._idle.set()
         self._thread = threading.Thread(target=self._run, name="performer-swap", daemon=True)
         self._thread.start()
-        rig.add_action(LOAD, self._load, lambda: rig.model.path.stem)
+        rig.add_action(LOAD, self._load, self.playing)
         rig.add_action(CROSSFADE, self._set_crossfade, lambda: self.crossfade_ms)
         rig.add_action(LIST, self._read_only, self.names)
 
@@ -93,6 +93,12 @@ class ModelSwap:
 
     def names(self) -> list[str]:
         return list(self.available())
+
+    def playing(self) -> str:
+        """The playing model's name in the folders (its file's stem when it is not in them)."""
+        here = self.rig.model.path.resolve()
+        return next((name for name, path in self.available().items() if path.resolve() == here),
+                    self.rig.model.path.stem)
 
     def preload(self) -> list[str]:
         """Load every model in the folders now, before the audio starts: reading a TorchScript
@@ -186,8 +192,7 @@ class ModelSwap:
             try:
                 self._swap(*wanted)
             except Exception as exc:  # noqa: BLE001 -- the model playing goes on, whatever happened
-                current = self.rig.model.path.stem
-                message = f"model {wanted[0]} not loaded: {exc}; {current} keeps playing"
+                message = f"model {wanted[0]} not loaded: {exc}; {self.playing()} keeps playing"
                 self.failures.append(message)
                 self.report(message)
 

@@ -66,3 +66,29 @@ def test_model_load_swaps_while_the_show_plays_and_each_model_keeps_its_bends(tm
     assert show.summary["model_errors"] == 0
     out, _ = sf.read(tmp_path / "out.wav")
     assert np.isfinite(out).all() and np.abs(out).max() > 0
+
+
+def test_a_program_change_mapped_to_model_load_picks_the_model_at_that_position(folder, small_model):
+    import tomllib
+
+    from performer.control.mapping import parse_mapping
+    from performer.control.router import MidiRouter
+    from performer.rig import Rig
+    from performer.show.swap import ModelSwap
+
+    rig = Rig(small_model)
+    swap = ModelSwap(rig, None, [folder], report=lambda m: None)  # no audio: a load switches the rig
+    try:
+        text = ('schema_version = 1\nname = "t"\ndevice = "nano"\n'
+                '[[controls]]\nmatch = { type = "program" }\naddress = "model/load"\n')
+        router = MidiRouter(rig, [parse_mapping(tomllib.loads(text), "test")])
+        assert swap.names() == ["broken", "small"]
+        router.handle("nanoKONTROL2:out", bytes([0xC0, 1]))  # program 1 (channel 1)
+        assert swap.wait_idle(10) and rig.get("model/load") == "small"
+        router.handle("nanoKONTROL2:out", bytes([0xC0, 0]))  # the broken file: reported, nothing changes
+        assert swap.wait_idle(10) and rig.get("model/load") == "small"
+        assert "model broken not loaded: cannot load" in swap.failures[-1]
+        router.handle("nanoKONTROL2:out", bytes([0xC0, 7]))  # no model there: the router reports it
+        assert router.stats.errors == 1 and rig.get("model/load") == "small"
+    finally:
+        swap.close()
