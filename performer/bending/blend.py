@@ -3,7 +3,8 @@
 One ``BlendSources`` is shared by every slot, tensor and Rig of a process (and by exports), so a
 source model's tensors are held once in memory however many slots blend with it. A source is
 loaded on first use (on the bend worker, never the audio thread) and kept until ``forget``: only
-its bendable tensors are kept, detached, and the TorchScript module is dropped.
+its bendable tensors are kept, detached, and the TorchScript module is dropped. In a live show it
+is read in a child process (``read_in_child``), so the model thread never waits on the read.
 
 A tensor is a partner when the source has a tensor of the same name and shape (dtype converted
 once at load). Tensors without one are left alone by ``blend`` and listed by ``pairing``.
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +26,7 @@ import torch
 from performer.errors import PerformerError
 
 log = logging.getLogger("performer.blend")
+CHILD_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class BlendSources:
         self._sha256: dict[str, str] = {}
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._in_child = False
 
     @staticmethod
     def key(source: str | os.PathLike) -> str:
@@ -67,15 +73,37 @@ class BlendSources:
         with self._lock:  # one loader at a time: two slots asking at once load the file once
             if key in self._tensors:
                 return self._tensors[key]
-            from performer.model.loader import load_model
-            from performer.model.tensors import bendable_tensors
-
-            model = load_model(key)
-            tensors = {name: t.detach() for name, t, _ in bendable_tensors(model.module)}
-            self._sha256[key] = model.sha256
+            tensors, self._sha256[key] = self._read_in_child(key) if self._in_child else self._read_here(key)
             self._tensors[key] = tensors
             log.info("blend source %s: %d tensors, %.1f MB", key, len(tensors), self.nbytes(key) / 1e6)
             return tensors
+
+    def read_in_child(self, enabled: bool = True) -> None:
+        """Read sources in a child process from now on (a live show: see blend_child.py); off,
+        in this one (offline tools, where a second process only costs start-up time)."""
+        self._in_child = enabled
+
+    @staticmethod
+    def _read_here(key: str) -> tuple[dict[str, torch.Tensor], str]:
+        from performer.model.loader import load_model
+        from performer.model.tensors import bendable_tensors
+
+        model = load_model(key)
+        return {name: t.detach() for name, t, _ in bendable_tensors(model.module)}, model.sha256
+
+    @staticmethod
+    def _read_in_child(key: str) -> tuple[dict[str, torch.Tensor], str]:
+        with tempfile.TemporaryDirectory(prefix="performer-blend-") as folder:
+            out = Path(folder) / "tensors.pt"
+            try:
+                done = subprocess.run([sys.executable, "-m", "performer.bending.blend_child", key, str(out)],
+                                      capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                raise PerformerError(f"reading {key} took over {CHILD_TIMEOUT_S:g} s") from None
+            if done.returncode != 0 or not out.exists():
+                raise PerformerError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
+                                     else f"reading {key} failed (exit {done.returncode})")
+            return torch.load(out, weights_only=True), done.stdout.strip()
 
     def partner(self, source: str, name: str, like: torch.Tensor) -> torch.Tensor | None:
         """The source's tensor ``name`` if it has ``like``'s shape (in its dtype); None otherwise,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from performer.bending.blend import shared_sources
 from performer.control.surfaces import ControlSurfaces, SurfaceOptions
 from performer.errors import PerformerError
 from performer.live.server import LiveServer, ServeOptions
@@ -73,7 +74,7 @@ class Show:
         self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks,
                                     tempo=self.tempo, lead_s=lambda: live_lead_s(self.live))
         self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report,
-                                        midi_clock=self.tempo.midi.tee)
+                                        midi_clock=self.tempo.midi.tee, define_macro=self.modulation.define_macro)
         self.exports = ModelExports(self.rig, default_data_dir() / "exports", report)
         self.swap = ModelSwap(self.rig, self.live, [MODELS_DIR, *self.options.model_folders],
                               self.options.crossfade_ms, report)
@@ -87,6 +88,7 @@ class Show:
     def start(self) -> "Show":
         """Restore, apply the start-up bends, start every part; the audio last. A failing part
         other than the audio is reported and left off; a failing audio stops the rest and raises."""
+        shared_sources().read_in_child()  # a blend source read here would stall the model thread
         self.changes.start()
         restored = self.session.restore()
         if restored:
@@ -119,12 +121,13 @@ class Show:
 
         token = w.token or (new_token() if needs_token(w.host) else None)
         try:
-            from performer.sensitivity.job import SensitivityJob
+            from performer.web.maps import ModelMaps
 
-            # measured on request, in a worker process at idle priority: the audio keeps its CPU
-            self.sensitivity = SensitivityJob(self.rig.model, self.rig.tensors)
+            # measured on request, in a worker process at idle priority: the audio keeps its CPU;
+            # a map per model (model/load swaps it), made when it is first asked for
+            self.sensitivity = ModelMaps(self.rig)
             context = WebContext(self.rig, live=self.live, surfaces=self.surfaces, session=self.session, token=token,
-                                 sensitivity=self.sensitivity, modulation=self.modulation)
+                                 sensitivity=self.sensitivity, modulation=self.modulation, swap=self.swap)
             self.web = WebServer(context, host=w.host, port=w.port).start()
         except PerformerError as exc:  # the dashboard never takes the audio down either
             self.web_error = exc
@@ -146,6 +149,7 @@ class Show:
         return written
 
     def _stop_control(self) -> None:
+        shared_sources().read_in_child(False)
         self.swap.close()
         self.exports.close()
         self.modulation.close()

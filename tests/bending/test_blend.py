@@ -166,3 +166,21 @@ def test_a_blend_survives_a_state_round_trip(small_model, partner_path):
     other = Rig(load_model(small_model.path))
     assert other.load_state(state) == []
     assert other.state()["tensors"] == state["tensors"]
+
+
+def test_a_source_read_in_a_child_process_is_the_same_and_a_bad_file_says_why(small_model_path, tmp_path):
+    """A live show reads sources in a child (a read here would hold Python's lock for ~200 ms)."""
+    import torch
+
+    from performer.bending.blend import BlendSources
+    from performer.errors import PerformerError
+
+    here, child = BlendSources(), BlendSources()
+    child.read_in_child()
+    theirs, ours = child.load(small_model_path), here.load(small_model_path)
+    assert theirs.keys() == ours.keys() and all(torch.equal(theirs[n], ours[n]) for n in ours)
+    assert child.sha256(small_model_path) == here.sha256(small_model_path)
+    bad = tmp_path / "bad.ts"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(PerformerError, match="cannot load .*bad.ts: it is not a TorchScript archive"):
+        child.load(bad)
