@@ -82,6 +82,7 @@ class TensorBank:
         self._scratch: dict[tuple, list[torch.Tensor]] = {}
         self._pending: dict[int, torch.Tensor] = {}
         self._pending_lock = threading.Lock()
+        self._gesture_pending = False
 
     # -- computing (bend worker or offline thread; one at a time) ---------------------------
     def original(self, index: int) -> torch.Tensor:
@@ -138,9 +139,11 @@ class TensorBank:
             self._spares[index].append(torch.zeros_like(self._originals[index]))
 
     # -- handing over -----------------------------------------------------------------------
-    def publish(self, results: dict[int, torch.Tensor]) -> None:
-        """Queue results to be installed together at the next block boundary."""
+    def publish(self, results: dict[int, torch.Tensor], gesture: bool = True) -> None:
+        """Queue results to be installed together at the next block boundary. ``gesture``: they
+        answer a knob or a message (worth a retake), not only modulation."""
         with self._pending_lock:
+            self._gesture_pending |= gesture
             for index, tensor in results.items():
                 replaced = self._pending.pop(index, None)
                 if replaced is not None:
@@ -150,6 +153,11 @@ class TensorBank:
     @property
     def has_pending(self) -> bool:
         return bool(self._pending)
+
+    @property
+    def has_gesture_pending(self) -> bool:
+        """Whether what is pending answers a gesture (modulation alone waits for the next block)."""
+        return self._gesture_pending and bool(self._pending)
 
     def install_pending(self) -> int:
         """Swap every published tensor into the model. Model thread, between blocks only.
@@ -161,6 +169,7 @@ class TensorBank:
             return 0
         with self._pending_lock:
             pending, self._pending = self._pending, {}
+            self._gesture_pending = False
         with torch.no_grad():
             for index, tensor in pending.items():
                 previous = self._installed[index]

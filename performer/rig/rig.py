@@ -94,6 +94,8 @@ class Rig:
         self._listeners: list[Callable[[Change], None]] = []  # inline: cheap, on the sender's thread
         self._actions: dict[str, tuple[Callable[[object, str], object], Callable[[], object] | None]] = {}
         self.audio = AudioParams()
+        self.audio_by_gesture = False  # whether ``audio`` last changed by a gesture (not modulation)
+        self._gesture_dirty = False
         self._sections: dict[str, tuple[Callable[[], object], Callable[[object, str], list[str]]]] = {}
 
     # -- models: one plays, others keep their bends (hot swap: performer/show/swap.py) -------
@@ -286,9 +288,9 @@ class Rig:
         change event, no undo. Only tensors whose offsets changed are recomputed."""
         with self._lock:
             dirty, audio = self._overlay.replace(offsets)
-            self._mark_dirty([i for i in dirty if i in self._chains])
+            self._mark_dirty([i for i in dirty if i in self._chains], gesture=False)
             if audio:
-                self._publish_audio()
+                self._publish_audio(gesture=False)
 
     def modulated(self, address: str) -> object:
         """The value the model hears at ``address``: the knob's value plus its modulation."""
@@ -344,11 +346,12 @@ class Rig:
                 if not self._dirty:
                     return 0
                 dirty, self._dirty = self._dirty, set()
+                gesture, self._gesture_dirty = self._gesture_dirty, False
                 self._work.clear()
                 chains = {i: self._overlay.apply_chain(i, [s.copy() for s in self._chains.get(i, [])])
                           for i in dirty}
             results = {i: self.bank.compute(i, chain) for i, chain in chains.items()}
-            self.bank.publish(results)
+            self.bank.publish(results, gesture=gesture)
             return len(results)
 
     def install_pending(self) -> int:
@@ -362,6 +365,11 @@ class Rig:
     @property
     def has_dirty(self) -> bool:
         return bool(self._dirty)
+
+    @property
+    def has_gesture_work(self) -> bool:
+        """Whether a gesture (not only modulation) waits to be computed."""
+        return self._gesture_dirty
 
     # -- state views ------------------------------------------------------------------------
     def chain(self, tensor: str | int) -> list[Slot]:
@@ -480,12 +488,15 @@ class Rig:
         self._mark_dirty([a.tensor])
         return stored
 
-    def _mark_dirty(self, indices: list[int]) -> None:
+    def _mark_dirty(self, indices: list[int], gesture: bool = True) -> None:
+        """``gesture``: a knob, a message, a scene (heard as soon as it can be: retakes); not
+        modulation, which moves every block anyway and is heard from the next one."""
         if indices:
             self._dirty.update(indices)
+            self._gesture_dirty |= gesture
             self._work.set()
 
-    def _publish_audio(self) -> None:
+    def _publish_audio(self, gesture: bool = True) -> None:
         g = self._globals
         scale = offset = None
         o = self._overlay
@@ -499,6 +510,7 @@ class Rig:
             output_gain=db_to_gain(o.global_value("output/gain", g["output/gain"])),
             mix=o.global_value("mix", g["mix"]), bypass=g["bypass"] >= 0.5, latent_scale=scale, latent_offset=offset)
         if not audio.same_as(self.audio):  # the same object when nothing audible changed (retakes look)
+            self.audio_by_gesture = gesture
             self.audio = audio
 
     def _emit(self, change: Change) -> None:
