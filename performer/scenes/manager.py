@@ -3,9 +3,18 @@
   scene/save NAME        the current state as scene NAME (replacing it; locks kept)
   scene/recall NAME      every tensor of the scene swapped in at one block boundary
   scene/quantize N       recalls wait for the next multiple of N model blocks (0/1 = next block)
+  scene/quantize/beats B recalls, set-list steps and morph moves are heard from the next multiple
+                         of B beats of the show's tempo (0 = off; "1/4", "1 bar", "2 bars" too);
+                         when on, it is used instead of scene/quantize (performer.scenes.quantize)
   scene/a NAME, scene/b NAME, scene/morph 0..1   morph between two scenes
   setlist/next, setlist/prev (a button: 1 steps, 0 does nothing), setlist/position i
   undo, redo, panic      (buttons); panic returns every tensor and latent to its original at once
+                         and drops recalls and morphs still waiting for their boundary
+
+On the beat, "heard" is meant literally: a recall quantised to the bar is published ahead of the
+downbeat by the live server's lead (``lead_s``, from the Show), so the model thread installs it in
+the block whose output plays at the downbeat. The manager is given the ``Tempo`` and that lead;
+it reaches into no other part.
 
 A scene made for another model is applied to the tensors that match, with a report of the rest
 (``last_report``); a scene that cannot be read raises with the file named, and nothing changes.
@@ -17,7 +26,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from performer.errors import PerformerError, ValueRangeError
 from performer.rig import Rig
@@ -25,8 +34,12 @@ from performer.scenes.compat import check_compatible, filter_state
 from performer.scenes.errors import SceneError
 from performer.scenes.history import UndoHistory
 from performer.scenes.morph import morph_state
+from performer.scenes.quantize import BeatQueue, Planned, parse_beats
 from performer.scenes.scene import Scene
 from performer.scenes.store import SceneStore
+
+if TYPE_CHECKING:
+    from performer.modulation.tempo import Tempo
 
 log = logging.getLogger("performer.scenes")
 QUANTIZE_POLL_S = 0.002
@@ -41,11 +54,18 @@ def _pressed(value: object) -> bool:
 
 class SceneManager:
     def __init__(self, rig: Rig, store: SceneStore, setlist: list[str] | None = None, history: bool = True,
-                 blocks: Callable[[], int | None] | None = None):
+                 blocks: Callable[[], int | None] | None = None, tempo: Tempo | None = None,
+                 lead_s: Callable[[], float | None] | None = None):
         """``blocks``: the live engine's block count (None while no audio runs), for
-        ``scene/quantize``; without it recalls are immediate."""
+        ``scene/quantize``; without it recalls are immediate. ``tempo``: the show's ``Tempo``, for
+        ``scene/quantize/beats`` (without it the address says so); ``lead_s``: how long before an
+        output time a state must be published to be heard from it (``quantize.live_lead_s``;
+        None or returning None: no audio, changes are applied at the boundary itself)."""
         self.rig = rig
         self._block_counter = blocks
+        self.tempo = tempo
+        self.beats = BeatQueue(tempo, lead_s) if tempo is not None else None
+        self.quantize_beats = 0.0
         self.store = store
         self.setlist = list(setlist or [])
         self.position = -1  # nothing recalled from the set list yet
@@ -62,6 +82,7 @@ class SceneManager:
             "scene/save": (self._save, lambda: self.current),
             "scene/recall": (self._recall, lambda: self.current),
             "scene/quantize": (self._set_quantize, lambda: self.quantize),
+            "scene/quantize/beats": (self._set_quantize_beats, lambda: self.quantize_beats),
             "scene/a": (lambda v, s: self._side("a", v), lambda: self._a.name if self._a else ""),
             "scene/b": (lambda v, s: self._side("b", v), lambda: self._b.name if self._b else ""),
             "scene/morph": (self._morph, lambda: self.morph),
@@ -78,6 +99,8 @@ class SceneManager:
     def close(self) -> None:
         for address in self._actions:
             self.rig.remove_action(address)
+        if self.beats is not None:
+            self.beats.close()
         if self.history is not None:
             self.history.close()
 
@@ -98,6 +121,10 @@ class SceneManager:
         state, report = self._fit(scene)
         blocks = self._blocks()
         self._requested += 1  # a queued recall that a later one overtook is dropped
+        if self._on_beat():
+            self.beats.submit("recall", scene.name, self.quantize_beats,
+                              lambda: self._apply(scene, state, report, source))
+            return report
         if self.quantize > 1 and blocks is not None:
             target = (blocks() // self.quantize + 1) * self.quantize
             threading.Thread(target=self._recall_at, args=(blocks, target, scene, state, report, source,
@@ -106,7 +133,11 @@ class SceneManager:
         return self._apply(scene, state, report, source)
 
     def panic(self, source: str = "panic") -> None:
-        """Every tensor and latent back to its original at once (mix and gains stay)."""
+        """Every tensor and latent back to its original at once (mix and gains stay); recalls and
+        morphs waiting for their boundary are dropped."""
+        self._requested += 1
+        if self.beats is not None:
+            self.beats.cancel()
         size = self.rig.model.latent_size or 0
         self.rig.load_state({"tensors": {}, "latent": {"scale": [1.0] * size, "offset": [0.0] * size},
                              "globals": {}}, source=source)
@@ -129,6 +160,17 @@ class SceneManager:
         self.quantize = n
         return n
 
+    def _set_quantize_beats(self, value: object, source: str) -> float:
+        if self.beats is None:
+            raise PerformerError("scene/quantize/beats needs the show's tempo (this scene manager has none)")
+        self.quantize_beats = parse_beats(value, self.tempo.quantum)
+        return self.quantize_beats
+
+    @property
+    def pending(self) -> list[Planned]:
+        """Recalls and morphs waiting for their beat (oldest first)."""
+        return self.beats.pending if self.beats is not None else []
+
     def _side(self, side: str, value: object) -> str:
         scene = self.store.load(str(value))
         if side == "a":
@@ -150,7 +192,12 @@ class SceneManager:
         if self._morph_states is None:
             self._morph_states = (self._fit(self._a)[0], self._fit(self._b)[0])
         a, b = self._morph_states
-        self.rig.load_state(morph_state(a, b, x), locks=self._a.locks, source="morph")
+        state, locks = morph_state(a, b, x), self._a.locks
+        if self._on_beat():  # a fader drag moves in steps on the grid: the latest position wins
+            self.beats.submit("morph", f"{x:g}", self.quantize_beats,
+                              lambda: self.rig.load_state(state, locks=locks, source="morph"))
+        else:
+            self.rig.load_state(state, locks=locks, source="morph")
         self.morph = x
         return x
 
@@ -197,6 +244,9 @@ class SceneManager:
         if report:
             log.warning("scene %r recalled without: %s", scene.name, "; ".join(report))
         return report
+
+    def _on_beat(self) -> bool:
+        return self.beats is not None and self.quantize_beats > 0
 
     def _blocks(self):
         counter = self._block_counter
