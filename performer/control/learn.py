@@ -155,6 +155,21 @@ def to_document(mapping: Mapping) -> tomlkit.TOMLDocument:
         for output in mapping.outputs:
             document["outputs"].append(_table(output, {"address": output.address, "send": _match(output.send)},
                                               OutputMapping(output.address, output.send)))
+    if mapping.macros:
+        document.add("macros", tomlkit.aot())
+        for macro in mapping.macros:
+            table = tomlkit.table()
+            table.add("macro", macro.macro)
+            if macro.label:
+                table.add("label", macro.label)
+            targets = tomlkit.array()
+            for target in macro.targets:
+                inline = tomlkit.inline_table()
+                inline.update({k: v for k, v in target.to_dict().items()
+                               if v is not None and (k, v) != ("curve", "linear")})
+                targets.append(inline)
+            table.add("targets", targets.multiline(True))
+            document["macros"].append(table)
     return document
 
 

@@ -4,6 +4,8 @@ A mapping is a TOML file (format in docs/mappings.md; profiles in ``mappings/``)
 validates everything up front and names the file, the entry and what is wrong, so a typo in one
 profile never takes the others down: ``load_mappings`` returns the good ones and the errors.
 Addresses are checked against the loaded model later, when the mapping is bound to a Rig.
+``[[macros]]`` entries define macros (``macro/<i>``: targets, each with a range and a curve);
+``performer serve`` makes them the macros' definitions when the mappings load (surfaces.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ BUTTONS = ("momentary", "toggle")
 CONTROL_KEYS = {"match", "address", "min", "max", "curve", "invert", "step", "takeover", "mode", "encoding",
                 "acceleration", "button", "velocity", "label"}
 OUTPUT_KEYS = {"address", "send", "min", "max", "curve", "invert", "label"}
-TOP_KEYS = {"schema_version", "name", "author", "description", "device", "controls", "outputs"}
+MACROS, MAX_TARGETS = 8, 8  # macro/0..7, 8 targets each: performer.modulation.macros (not imported: torch)
+MACRO_KEYS = {"macro", "label", "targets"}
+MACRO_TARGET_KEYS = {"address", "min", "max", "curve"}
+MACRO_CURVES = {"linear": "linear", "exp": "exp", "log": "log", "s": "s", "exponential": "exp",
+                "logarithmic": "log"}  # the controls' spellings too
+TOP_KEYS = {"schema_version", "name", "author", "description", "device", "controls", "outputs", "macros"}
 
 
 class MappingError(PerformerError):
@@ -69,6 +76,26 @@ class OutputMapping:
     label: str = ""
 
 
+@dataclass(frozen=True)
+class MacroTargetMapping:
+    address: str
+    min: float | None = None  # None: the address's bottom
+    max: float | None = None  # None: its top
+    curve: str = "linear"  # linear | exp | log | s
+
+    def to_dict(self) -> dict:
+        return {"address": self.address, "min": self.min, "max": self.max, "curve": self.curve}
+
+
+@dataclass(frozen=True)
+class MacroMapping:
+    """A macro the mapping defines: ``macro/<macro>`` sets each target over its range and curve."""
+
+    macro: int
+    targets: tuple[MacroTargetMapping, ...]
+    label: str = ""
+
+
 @dataclass
 class Mapping:
     name: str
@@ -78,6 +105,7 @@ class Mapping:
     device: str = ""  # a regular expression searched (case-insensitively) in MIDI port names
     controls: list[ControlMapping] = field(default_factory=list)
     outputs: list[OutputMapping] = field(default_factory=list)
+    macros: list[MacroMapping] = field(default_factory=list)
 
     def matches_port(self, port_name: str) -> bool:
         return bool(self.device) and re.search(self.device, port_name, re.IGNORECASE) is not None
@@ -128,14 +156,22 @@ def parse_mapping(data: dict, where: str, path: Path | None = None) -> Mapping:
             raise MappingError(f"{where}: device pattern {device!r} is not a valid regular expression: {exc}") from None
     controls = [_control(entry, f"{where}: controls[{i}]") for i, entry in enumerate(_list(data, "controls", where))]
     outputs = [_output(entry, f"{where}: outputs[{i}]") for i, entry in enumerate(_list(data, "outputs", where))]
+    macros = [_macro(entry, f"{where}: macros[{i}]") for i, entry in enumerate(_list(data, "macros", where))]
     seen: dict[Match, int] = {}
     for i, control in enumerate(controls):
         if control.match in seen and not control.match.type == "program":
             raise MappingError(f"{where}: controls[{i}] matches the same message as controls[{seen[control.match]}] "
                                f"({_describe(control.match)})")
         seen.setdefault(control.match, i)
+    defined: dict[int, int] = {}
+    for i, macro in enumerate(macros):
+        if macro.macro in defined:
+            raise MappingError(f"{where}: macros[{i}] defines macro/{macro.macro} again "
+                               f"(macros[{defined[macro.macro]}] did): one entry per macro")
+        defined[macro.macro] = i
     return Mapping(name=name, path=path, author=_string(data, "author", where),
-                   description=_string(data, "description", where), device=device, controls=controls, outputs=outputs)
+                   description=_string(data, "description", where), device=device, controls=controls, outputs=outputs,
+                   macros=macros)
 
 
 def _control(entry: object, where: str) -> ControlMapping:
@@ -176,6 +212,40 @@ def _output(entry: object, where: str) -> OutputMapping:
                          min=_number(entry, "min", where, 0.0), max=_number(entry, "max", where, 1.0),
                          curve=_choice(entry, "curve", where, CURVES, "linear"), invert=_bool(entry, "invert", where),
                          label=_string(entry, "label", where))
+
+
+def _macro(entry: object, where: str) -> MacroMapping:
+    if not isinstance(entry, dict):
+        raise MappingError(f"{where}: must be a table, got {type(entry).__name__}")
+    unknown = set(entry) - MACRO_KEYS
+    if unknown:
+        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(MACRO_KEYS)}")
+    index = entry.get("macro")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MACROS:
+        raise MappingError(f"{where}: macro must be an integer 0..{MACROS - 1} (macro/0 .. macro/{MACROS - 1}), "
+                           f"got {index!r}")
+    targets = entry.get("targets")
+    if not isinstance(targets, list) or not targets:
+        raise MappingError(f"{where}: targets must be a non-empty array of tables, e.g. "
+                           "targets = [{ address = \"#35/0/amount\", min = 0.2, max = 0.9 }]")
+    if len(targets) > MAX_TARGETS:
+        raise MappingError(f"{where}: a macro takes up to {MAX_TARGETS} targets, got {len(targets)}")
+    return MacroMapping(index, tuple(_macro_target(t, f"{where}.targets[{k}]") for k, t in enumerate(targets)),
+                        label=_string(entry, "label", where))
+
+
+def _macro_target(entry: object, where: str) -> MacroTargetMapping:
+    if not isinstance(entry, dict):
+        raise MappingError(f"{where}: must be a table with an address, got {type(entry).__name__}")
+    unknown = set(entry) - MACRO_TARGET_KEYS
+    if unknown:
+        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(MACRO_TARGET_KEYS)}")
+    ends = [None if entry.get(key) is None else _number(entry, key, where, 0.0) for key in ("min", "max")]
+    curve = entry.get("curve", "linear")
+    if curve not in MACRO_CURVES:
+        raise MappingError(f"{where}: curve must be one of linear, exp, log, s (or exponential, logarithmic); "
+                           f"got {curve!r}")
+    return MacroTargetMapping(_string(entry, "address", where, required=True), ends[0], ends[1], MACRO_CURVES[curve])
 
 
 def _match(value: object, where: str) -> Match:

@@ -2,7 +2,10 @@
 
 Neither may take the show down: a MIDI system that is missing, or an OSC port that is taken, is
 reported with what to do and the server runs on without it. Mappings that fail to load are
-reported one by one; the others are bound.
+reported one by one; the others are bound. Macros the mappings define (``[[macros]]``) are given
+to the modulation when they load, with or without MIDI: one that does not fit the model (an
+address it lacks, a range outside the address's) is reported with its file and entry, and that
+macro stays as it was.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from pathlib import Path
 from typing import Callable
 
 from performer.control.learn import default_user_mapping
-from performer.control.mapping import Mapping, load_mappings
+from performer.control.mapping import Mapping, MacroMapping, load_mappings
 from performer.control.router import MidiRouter
 from performer.errors import PerformerError
 from performer.rig import Rig
 
 log = logging.getLogger("performer.control")
 REGEX_SPECIALS = set(".^$*+?{}[]\\|()")  # a device pattern without these is a plain part of a port name
+# Modulation.define_macro: (index, targets as dicts, source, origin) -> the targets' addresses
+DefineMacro = Callable[..., list[str]]
 SHIPPED_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 
 
@@ -45,11 +50,13 @@ def default_midi_inputs(mappings: list[Mapping]) -> list[str]:
 
 class ControlSurfaces:
     def __init__(self, rig: Rig, options: SurfaceOptions, report: Callable[[str], None] = log.warning,
-                 midi_clock: Callable | None = None):
+                 midi_clock: Callable | None = None, define_macro: DefineMacro | None = None):
         """``midi_clock``: wraps the router's message sink so clock bytes reach the tempo
-        (``Tempo.midi.tee``); None: every message goes to the router."""
+        (``Tempo.midi.tee``); None: every message goes to the router. ``define_macro``: where the
+        mappings' macros go (``Modulation.define_macro``); None: they are reported as unused."""
         self.rig = rig
         self.midi_clock = midi_clock
+        self.define_macro = define_macro
         self.options = options
         self.report = report
         self.mappings: list[Mapping] = []
@@ -64,11 +71,36 @@ class ControlSurfaces:
         self.mappings, errors = load_mappings([p for p in sources if Path(p).exists() or p in o.mappings])
         for error in errors:
             self.report(f"mapping not loaded: {error}")
+        lines.append(self._define_macros())
         if o.midi:
             lines.append(self._start_midi())
         if o.osc:
             lines.append(self._start_osc())
         return [line for line in lines if line]
+
+    def _define_macros(self) -> str:
+        """The mappings' macros, in load order (a later file's definition of a macro wins, and
+        says so); a line naming what was defined."""
+        defined: dict[int, tuple[str, str]] = {}  # macro -> (where, label)
+        for mapping in self.mappings:
+            where = str(mapping.path or mapping.name)
+            for j, macro in enumerate(mapping.macros):
+                entry = f"{where}: macros[{j}] (macro/{macro.macro})"
+                if self.define_macro is None:
+                    self.report(f"{entry}: not defined: this show has no modulation")
+                    continue
+                try:
+                    self.define_macro(macro.macro, _target_specs(macro), "mapping", where)
+                except PerformerError as exc:
+                    self.report(f"{entry}: {exc}; macro/{macro.macro} left as it was")
+                    continue
+                if macro.macro in defined:
+                    self.report(f"{entry}: replaces the definition from {defined[macro.macro][0]}")
+                defined[macro.macro] = (where, macro.label)
+        if not defined:
+            return ""
+        names = ", ".join(f"macro/{i}" + (f" {label!r}" if label else "") for i, (_, label) in sorted(defined.items()))
+        return f"macros from mappings: {names}"
 
     def _start_midi(self) -> str:
         from performer.control.midi_link import MidiConfig, MidiError, MidiLink
@@ -129,3 +161,7 @@ class ControlSurfaces:
             self.router.close()
         if self.osc is not None:
             self.osc.stop()
+
+
+def _target_specs(macro: MacroMapping) -> list[dict]:
+    return [t.to_dict() for t in macro.targets]

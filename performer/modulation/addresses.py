@@ -185,12 +185,13 @@ def tempo_actions(tempo) -> dict[str, tuple[Setter, Callable[[], object]]]:
 def section_data(mod: "Modulation") -> dict:
     """Only what differs from the defaults: a scene without modulators stays small."""
     return {"modulators": {str(m.index): m.to_dict() for m in mod.modulators if not m.is_default()},
-            "macros": {str(x.index): x.to_dict() for x in mod.macros if not x.is_default()}}
+            "macros": {str(x.index): x.to_dict() for x in mod.macros if not x.is_base()}}
 
 
 def load_section(mod: "Modulation", data: object, source: str) -> list[str]:
-    """Replace every modulator and macro with ``data``'s (absent = default). What cannot be used
-    (a target this model lacks, a value out of range) is skipped and reported; the rest loads."""
+    """Replace every modulator and macro with ``data``'s (absent = default; for a macro, its base
+    from a mapping file). What cannot be used (a target this model lacks, a value out of range) is
+    skipped and reported; the rest loads."""
     if not isinstance(data, dict):
         return [f"{SECTION}: expected an object with modulators and macros, got {type(data).__name__}; left as it was"]
     report: list[str] = []
@@ -199,7 +200,7 @@ def load_section(mod: "Modulation", data: object, source: str) -> list[str]:
     for m in mod.modulators:
         _reset_modulator(m)
     for x in mod.macros:
-        x.targets = [None] * len(x.targets)
+        x.targets = x.base_targets()
     for key, settings in (mods.items() if isinstance(mods, dict) else []):
         m = _pick(mod.modulators, key, "mod", report)
         if m is not None and isinstance(settings, dict):
@@ -241,6 +242,7 @@ def _load_modulator(mod: "Modulation", m: Modulator, s: dict, report: list[str])
 
 def _load_macro(mod: "Modulation", x: Macro, s: dict, report: list[str]) -> None:
     p = x.label
+    x.targets = [None] * len(x.targets)  # the state's definition, whole (an empty one clears the base)
     for k, target in enumerate((s.get("targets") or [])[:len(x.targets)]):
         if isinstance(target, dict) and target.get("address"):
             _set(mod, f"{p}/target/{k}", target["address"], report)

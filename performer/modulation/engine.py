@@ -21,9 +21,11 @@ from collections import deque
 
 import numpy as np
 
+from performer.bending.transforms import coerce_number
+from performer.errors import ValueRangeError
 from performer.modulation import addresses
 from performer.modulation.features import Features, SilentFeatures
-from performer.modulation.macros import Macro, apply_macro
+from performer.modulation.macros import MACROS, Macro, MacroTarget, apply_macro, check_curve
 from performer.modulation.modulator import FEATURE_KINDS, Modulator
 from performer.modulation.tempo import Tempo
 from performer.rig.addresses import GLOBALS
@@ -43,7 +45,7 @@ class Modulation:
     """
 
     def __init__(self, rig, tempo: Tempo | None = None, features: Features | None = None, *,
-                 rate_hz: float = 100.0, tensor_rate_hz: float = 50.0, modulators: int = 16, macros: int = 8,
+                 rate_hz: float = 100.0, tensor_rate_hz: float = 50.0, modulators: int = 16, macros: int = MACROS,
                  register: bool = True):
         if not 1.0 <= rate_hz <= 1000.0:
             raise ValueError(f"rate_hz must be in range 1..1000, got {rate_hz:g}")
@@ -202,7 +204,8 @@ class Modulation:
                                     "knob": knob, "value": heard})
             mods.append({"index": m.index, **{k: v for k, v in m.to_dict().items() if k != "targets"},
                          "value": m.value, "targets": targets})
-        macros = [{"index": x.index, "value": x.value, **x.to_dict()} for x in self.macros if not x.is_default()]
+        macros = [{"index": x.index, "value": x.value, **x.to_dict(),
+                   **({"mapping": x.base_from} if x.base_from else {})} for x in self.macros if not x.is_default()]
         return {"modulators": mods, "macros": macros, "tempo": self.tempo.describe(), "stats": self.stats()}
 
     # -- helpers for benches and scripts (each is a Rig.set, so logged and undoable) -----------
@@ -218,6 +221,53 @@ class Modulation:
         for k, (address, depth) in enumerate(targets.items()):
             self.rig.set(f"{p}/target/{k}", address, source)
             self.rig.set(f"{p}/target/{k}/depth", depth, source)
+
+    def define_macro(self, index: int, targets: list[dict], source: str = "mapping", origin: str = "") -> list[str]:
+        """Make ``targets`` macro ``index``'s base definition (what a mapping file's ``[[macros]]``
+        gives) and its current one. Each target: ``address``, and optionally ``min``, ``max``
+        (default: the address's whole range) and ``curve``. All of it is checked against this
+        model first: on an error (PerformerError naming ``macro/<i>/target/<k>/...``) nothing
+        changes. Then each target is set through its address (a change event, an undo entry, the
+        bending log, as a performer setting it); returns the canonical target addresses."""
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.macros):
+            raise ValueRangeError(f"macro must be in range 0..{len(self.macros) - 1}, got {index!r}")
+        macro = self.macros[index]
+        if len(targets) > len(macro.targets):
+            raise ValueRangeError(f"{macro.label} takes up to {len(macro.targets)} targets, got {len(targets)}")
+        base: list[MacroTarget | None] = [None] * len(macro.targets)
+        for k, spec in enumerate(targets):
+            label = f"{macro.label}/target/{k}"
+            found = addresses.check_target(self.rig, label, spec.get("address"))
+            if found is None:
+                raise ValueRangeError(f"{label}: needs an address")
+            address, lo, hi = found
+            ends = []
+            for which, default in (("min", lo), ("max", hi)):
+                value = spec.get(which)
+                if value is None:
+                    ends.append(default)
+                    continue
+                number = coerce_number(value, f"{label}/{which}")
+                if not lo <= number <= hi:
+                    raise ValueRangeError(f"{label}/{which} must be in range {lo:g}..{hi:g} (the range of "
+                                          f"{address}), got {number:g}")
+                ends.append(number)
+            base[k] = MacroTarget(address, ends[0], ends[1], check_curve(f"{label}/curve", spec.get("curve", "linear")))
+        with self._lock:
+            macro.base, macro.base_from = base, origin
+        p = macro.label
+        for k, target in enumerate(base):
+            current = macro.targets[k]
+            if target is None:
+                if current is not None:
+                    self.rig.set(f"{p}/target/{k}", "", source)
+                continue
+            if current is None or current.address != target.address:
+                self.rig.set(f"{p}/target/{k}", target.address, source)
+            for which, value in (("min", target.lo), ("max", target.hi), ("curve", target.curve)):
+                if getattr(macro.targets[k], {"min": "lo", "max": "hi"}.get(which, which)) != value:
+                    self.rig.set(f"{p}/target/{k}/{which}", value, source)
+        return [t.address for t in base if t is not None]
 
     # -- internals ------------------------------------------------------------------------------
     def _apply_macro(self, macro: Macro, x: float, source: str) -> None:

@@ -9,6 +9,11 @@ moment is not overwritten.
 
 The macro's own position is not part of the bend state (the targets' values are): after a recall
 the knob takes over softly from wherever it is.
+
+A mapping file can define macros (``[[macros]]``, docs/mappings.md): that definition is the
+macro's *base*. Scenes, undo and autosave keep only what differs from the base, and a state that
+does not mention a macro gives it its base back, so a controller's macro knob keeps working
+across recalls of scenes saved before (or without) its mapping.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from performer.modulation.shapes import CURVES, curve
 from performer.rig.addresses import GLOBALS
 
 MAX_TARGETS = 8
+MACROS = 8  # macro/0 .. macro/7
 STATE_KEYS = ("tensors", "latent", "globals", "selected")
 
 
@@ -36,6 +42,9 @@ class MacroTarget:
     def value(self, x: float) -> float:
         return self.lo + (self.hi - self.lo) * curve(self.curve, x)
 
+    def copy(self) -> "MacroTarget":
+        return MacroTarget(self.address, self.lo, self.hi, self.curve)
+
     def to_dict(self) -> dict:
         return {"address": self.address, "min": self.lo, "max": self.hi, "curve": self.curve}
 
@@ -45,6 +54,8 @@ class Macro:
         self.index = index
         self.value = 0.0
         self.targets: list[MacroTarget | None] = [None] * MAX_TARGETS
+        self.base: list[MacroTarget | None] = [None] * MAX_TARGETS  # a mapping file's definition
+        self.base_from = ""  # which mapping file, for people
 
     @property
     def label(self) -> str:
@@ -55,6 +66,13 @@ class Macro:
 
     def is_default(self) -> bool:
         return not any(self.targets)
+
+    def is_base(self) -> bool:
+        """Whether the targets are the base definition (nothing for a state to keep)."""
+        return self.targets == self.base
+
+    def base_targets(self) -> list[MacroTarget | None]:
+        return [None if t is None else t.copy() for t in self.base]
 
 
 def check_unit(label: str, value: object) -> float:
