@@ -12,6 +12,7 @@ import {
   touched,
 } from "./lib/panels.js";
 import { setupModulation } from "./lib/modulation.js";
+import { catchUp as catchUpModels, onModelChange, onModelLoad, setupModels, showCrossfade } from "./lib/models.js";
 import { onSensitivity, setupSensitivity } from "./lib/sensitivity.js";
 import { $, app, act, debounce, notify, onResync, onSent, sender } from "./lib/store.js";
 
@@ -30,15 +31,8 @@ async function boot() {
     setTimeout(boot, 3000);
     return;
   }
-  app.addresses = addresses;
-  app.tensors = tensors;
-  app.byName = new Map(tensors.map((t) => [t.name, t]));
-  app.state = state;
-  showStatus(status);
-  renderLayerList();
-  await setupSensitivity();
-  renderGlobals();
-  choose(tensors.length ? state.selected ?? 0 : "latent");
+  await showModel(status, addresses, tensors, state);
+  await setupModels(reloadModel);
   setupScenes(resync);
   setupLearn();
   setupUpload();
@@ -51,6 +45,36 @@ async function boot() {
   requestAnimationFrame(frame);
   new LiveSocket(onMessage, onSocketState).start();
   document.body.dataset.ready = "true";
+}
+
+/** Build everything that belongs to the model playing: the layer list, its map, the latent, the editor. */
+async function showModel(status, addresses, tensors, state) {
+  app.addresses = addresses;
+  app.tensors = tensors;
+  app.byName = new Map(tensors.map((t) => [t.name, t]));
+  app.state = state;
+  showStatus(status);
+  renderLayerList();
+  await setupSensitivity();
+  filterList($("filter").value);
+  renderGlobals();
+  app.chosen = null; // the same index in another model is another tensor: choose it afresh
+  choose(tensors.length ? state.selected ?? 0 : "latent");
+  document.body.dataset.model = status.model ?? "";
+}
+
+/** A swap ended (model/load): the page again, for the model now playing. */
+async function reloadModel() {
+  try {
+    const [status, addresses, tensors, state] = await Promise.all([
+      getJSON("/api/status"), getJSON("/api/addresses"), getJSON("/api/tensors"), getJSON("/api/state")]);
+    await showModel(status, addresses, tensors, state);
+  } catch (error) {
+    notify(`the new model's layers: ${error.message}`, "error");
+    return;
+  }
+  updateAddressList();
+  refreshMappings();
 }
 
 function frame() {
@@ -91,6 +115,7 @@ function onSocketState(state, delay) {
   if (state === "open") {
     conn.lastChild.textContent = "live";
     resync();
+    catchUpModels(); // a swap while the page was away rebuilds it
     refreshScenes();
     refreshMappings();
     refreshInputs();
@@ -131,6 +156,18 @@ function applyChange(address, value, source, local) {
       (source ? ` · ${source}` : "");
   }
   showMappedValue(address, value);
+  if (address === "model") { // a swap ended: another model plays, every address means it now
+    onModelChange();
+    return;
+  }
+  if (address === "model/load") {
+    if (!local) onModelLoad(value);
+    return;
+  }
+  if (address === "model/crossfade") {
+    showCrossfade(value);
+    return;
+  }
   const globals = app.state.globals;
   if (address in globals) {
     globals[address] = value;

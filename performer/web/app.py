@@ -12,6 +12,7 @@ import hmac
 import re
 import threading
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -242,11 +243,10 @@ def create_app(context: WebContext) -> FastAPI:
             upload.commit(target)
         return {"name": target.name, "bytes": size}
 
-    @app.get("/api/models", summary="Models (.ts) in the models folder")
+    @app.get("/api/models", summary="The models model/load can play (program-change order), the one playing, "
+             "the crossfade, the last swap and the failures")
     def get_models() -> dict:
-        folder = context.models_dir
-        files = sorted(p.name for p in folder.glob("*.ts")) if folder.is_dir() else []
-        return {"folder": str(folder), "models": files, "loaded": str(context.rig.model.path)}
+        return _models(context)
 
     @app.websocket("/api/ws")
     async def websocket(socket: WebSocket) -> None:
@@ -278,6 +278,32 @@ def _upload_path(context: WebContext, name: str) -> Path:
     if not path.is_file():
         raise HTTPException(404, f"no input named {name!r}: an example, 'device', or an uploaded file's name")
     return path
+
+
+def _models(context: WebContext) -> dict:
+    """``folder``/``models``: the .ts files of the models folder; ``loaded``: the playing model's
+    file. With a ModelSwap (``swap`` true): ``names`` in program-change order, ``paths`` by name,
+    ``playing`` (its name in that list, else its file's stem), ``crossfade_ms``, ``busy`` while a
+    swap waits or runs, ``last`` (the last swap's timings), ``failures`` (the last few) and
+    ``failed`` (how many in all). ``sources``: model files a blend slot can take."""
+    folder = context.models_dir
+    files = sorted(p.name for p in folder.glob("*.ts")) if folder.is_dir() else []
+    loaded = Path(str(context.rig.model.path))
+    out = {"folder": str(folder), "models": files, "loaded": str(loaded), "playing": loaded.stem,
+           "swap": False, "names": [], "paths": {}, "crossfade_ms": None, "busy": False, "last": None,
+           "failures": [], "failed": 0, "sources": [str(folder / f) for f in files]}
+    swap = context.swap
+    if swap is None:
+        return out
+    available = swap.available()
+    last = swap.results[-1] if swap.results else None
+    failures = list(swap.failures)
+    out.update(swap=True, names=list(available), paths={n: str(p) for n, p in available.items()},
+               playing=swap.playing(), crossfade_ms=swap.crossfade_ms, busy=not swap.wait_idle(0),
+               failures=failures[-5:], failed=len(failures), sources=[str(p) for p in available.values()],
+               last=None if last is None else {k: (round(v, 1) if isinstance(v, float) else v)
+                                               for k, v in asdict(last).items() if k != "began"})
+    return out
 
 
 def _scenes(context: WebContext):

@@ -15,7 +15,8 @@ class WebContext:
     surfaces: object | None = None  # ControlSurfaces (MIDI, OSC)
     session: object | None = None  # SceneSession (scenes, autosave)
     modulation: object | None = None  # Modulation (modulators, macros, tempo)
-    sensitivity: object | None = None  # SensitivityJob: what each tensor changes, measured in the background
+    sensitivity: object | None = None  # SensitivityJob or ModelMaps (web/maps.py): what each tensor changes
+    swap: object | None = None  # ModelSwap (show/swap.py): model/load, the models it can play, its results
     token: str | None = None  # required on every request when set (a network-reachable dashboard)
     web_dir: Path = REPO / "web"
     models_dir: Path = REPO / "models"

@@ -173,3 +173,146 @@ def test_uploads_are_checked_and_kept_in_their_folder(rig, session, tmp_path):
         assert c.post("/api/inputs/glide").status_code == 409  # no live engine here
         for name in ("..%2F..%2Fetc%2Fpasswd", ".hidden.wav", "absent.wav"):
             assert c.post(f"/api/inputs/{name}").status_code in (404, 405, 409)
+
+
+# -- model swaps (model/load) and the map per model ------------------------------------------------
+
+@pytest.fixture
+def folder(tmp_path, small_model_path):
+    """A models folder: the playing export again (a link: the same file) and a file that is no model."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "small.ts").symlink_to(small_model_path)
+    (models / "broken.ts").write_bytes(b"not a TorchScript archive")
+    return models
+
+
+@pytest.fixture
+def swap(rig, folder):
+    """model/load without audio: a load just switches the rig (show/swap.py's _swap)."""
+    from performer.model.loader import MODELS_DIR
+    from performer.show.swap import ModelSwap
+
+    s = ModelSwap(rig, None, [MODELS_DIR, folder], crossfade_ms=40.0, report=lambda line: None)
+    yield s
+    s.close()
+
+
+def receive_change(ws, address: str, tries: int = 200) -> dict:
+    for _ in range(tries):
+        message = ws.receive_json()
+        if message["type"] == "change" and message["address"] == address:
+            return message
+    raise AssertionError(f"no {address} change")
+
+
+def test_models_lists_the_swaps_names_and_a_swap_moves_the_whole_api(rig, session, swap, folder, small_model_path):
+    from performer.model.loader import MODELS_DIR
+
+    small_names = [t.name for t in rig.tensors]
+    with TestClient(create_app(WebContext(rig, session=session, swap=swap))) as c:
+        info = c.get("/api/models").json()
+        assert info["swap"] and info["names"] == ["default", "live", "broken", "small"]  # program-change order
+        assert info["playing"] == "small" and info["loaded"] == str(small_model_path)  # named as in its folder
+        assert (info["busy"], info["crossfade_ms"], info["last"], info["failures"], info["failed"]) == \
+            (False, 40.0, None, [], 0)
+        assert info["paths"]["default"] == str(MODELS_DIR / "default.ts")
+        assert info["sources"] == [info["paths"][n] for n in info["names"]]  # blend sources: model files
+        assert info["folder"] == str(MODELS_DIR) and "default.ts" in info["models"]  # the older shape holds
+
+        unknown = c.post("/api/set", json={"address": "model/load", "value": "nope"})
+        assert unknown.status_code == 422
+        assert "no model named 'nope'; the models are default, live, broken, small" in unknown.json()["detail"]
+        assert c.post("/api/set", json={"address": "model/load", "value": 9}).status_code == 422
+        assert c.post("/api/set", json={"address": "model/crossfade", "value": 120}).json()["value"] == 120.0
+        assert c.post("/api/set", json={"address": "model/crossfade", "value": 20000}).status_code == 422
+        assert c.get("/api/models").json()["crossfade_ms"] == 120.0
+
+        with c.websocket_connect("/api/ws") as ws:
+            assert ws.receive_json()["type"] == "status"
+            set_ = c.post("/api/set", json={"address": "model/load", "value": "default"})
+            assert set_.json() == {"address": "model/load", "value": "default"}
+            assert receive_change(ws, "model")["value"] == "default"  # the page rebuilds on this
+        assert swap.wait_idle(30)
+        info = c.get("/api/models").json()
+        assert (info["playing"], info["loaded"], info["busy"]) == ("default", str(MODELS_DIR / "default.ts"), False)
+        assert c.get("/api/status").json()["model"] == "default.ts"
+        tensors = [t["name"] for t in c.get("/api/tensors").json()]
+        assert tensors == [t.name for t in rig.tensors] and tensors != small_names
+        assert c.get("/api/addresses").json()["tensors"] == tensors
+        assert c.get(f"/api/tensors/{len(tensors) - 1}/heatmap").status_code == 200
+
+        assert c.post("/api/set", json={"address": "model/load", "value": "broken"}).status_code == 200
+        assert swap.wait_idle(30)
+        info = c.get("/api/models").json()
+        assert info["failed"] == 1 and "model broken not loaded" in info["failures"][-1]
+        assert info["playing"] == "default"  # and it goes on
+
+        assert c.post("/api/set", json={"address": "model/load", "value": 3}).json()["value"] == "small"  # program 3
+        assert swap.wait_idle(30)
+        info = c.get("/api/models").json()
+        assert info["playing"] == "small" and [t["name"] for t in c.get("/api/tensors").json()] == small_names
+
+
+def test_models_without_a_swap_is_the_folder(client, rig):
+    info = client.get("/api/models").json()
+    assert info["swap"] is False and info["names"] == [] and info["playing"] == rig.model.path.stem
+    assert info["loaded"] == str(rig.model.path) and isinstance(info["models"], list)
+
+
+class FakeJob:
+    """A SensitivityJob's face, recording what ModelMaps asks of it."""
+
+    def __init__(self, model, tensors):
+        self.model_path, self.order = model.path, [t.name for t in tensors]
+        self.state, self.listeners, self.stops = "idle", [], 0
+
+    def listen(self, listener):
+        self.listeners.append(listener)
+
+    def snapshot(self):
+        return {"state": self.state, "map": {"total": len(self.order)}}
+
+    def start(self):
+        self.state = "running"
+        return {"state": "running"}
+
+    def stop(self):
+        self.stops += 1
+        self.state = "stopped" if self.state == "running" else self.state
+
+    def tell(self, message):
+        for listener in self.listeners:
+            listener(message)
+
+
+def test_the_sensitivity_map_follows_the_model(rig, session, swap):
+    from performer.web.maps import ModelMaps
+
+    jobs: list[FakeJob] = []
+    maps = ModelMaps(rig, make=lambda model, tensors: jobs.append(FakeJob(model, tensors)) or jobs[-1])
+    heard = []
+    maps.listen(heard.append)
+    small = [t.name for t in rig.tensors]
+    with TestClient(create_app(WebContext(rig, session=session, swap=swap, sensitivity=maps))) as c:
+        assert jobs == []  # made when asked for
+        snap = c.get("/api/sensitivity").json()
+        assert snap["model"] == "v2_small_c8" and snap["map"]["total"] == len(small) and len(jobs) == 1
+        assert c.post("/api/sensitivity/start").json() == {"state": "running", "model": "v2_small_c8"}
+        jobs[0].tell({"type": "sensitivity", "state": "running", "done": 1})
+        assert heard[-1] == {"type": "sensitivity", "state": "running", "done": 1, "model": "v2_small_c8"}
+
+        rig.set("model/load", "default")
+        assert swap.wait_idle(30) and rig.model.path.stem == "default"
+        snap = c.get("/api/sensitivity").json()
+        assert snap["model"] == "default" and snap["state"] == "idle" and len(jobs) == 2
+        assert jobs[1].order == [t.name for t in rig.tensors] != small
+        jobs[0].tell({"type": "sensitivity", "state": "done"})  # the first model's run still reaches the pages,
+        assert heard[-1]["model"] == "v2_small_c8"  # named, so a page showing another model ignores it
+        c.post("/api/sensitivity/start")  # measuring this model ends the other's run
+        assert (jobs[0].state, jobs[1].state) == ("stopped", "running")
+        assert c.post("/api/sensitivity/stop").json() == {"state": "stopped"}
+
+        rig.set("model/load", "small")
+        assert swap.wait_idle(30)
+        assert c.get("/api/sensitivity").json()["model"] == "v2_small_c8" and len(jobs) == 2  # its job again

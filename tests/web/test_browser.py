@@ -1,7 +1,9 @@
 """The dashboard in a real browser (Debian's chromium driven by Playwright) against a live
 `performer serve` on the JACK dummy server, with a MIDI controller in another process and OSC from
 this one: the page shows the model and the engine, bends reach the heat map, changes made
-elsewhere move the controls, scenes, MIDI learn, reconnects; PERFORMER_SCREENSHOTS=1 refreshes docs/screenshots/.
+elsewhere move the controls, scenes, MIDI learn, reconnects, the blend source field, the model
+picker (a hot swap, and the page rebuilt for the new model); PERFORMER_SCREENSHOTS=1 refreshes
+docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -72,10 +74,15 @@ class Live:
 @pytest.fixture(scope="module")
 def live(jack_server, small_model_path, tmp_path_factory):
     """One server for the module: JACK audio, JACK MIDI (a controller `webpad` plugged), OSC, the
-    dashboard with a token, and a practice file as the input so the meters and spectra move."""
+    dashboard with a token, and a practice file as the input so the meters and spectra move.
+    model/load plays the embedded models, `small` (the export playing, linked) and `broken` (no model)."""
     import soundfile as sf
 
     folder = tmp_path_factory.mktemp("web")
+    models = folder / "models"
+    models.mkdir()
+    (models / "small.ts").symlink_to(small_model_path)
+    (models / "broken.ts").write_bytes(b"not a TorchScript archive")
     practice = folder / "practice.wav"
     signal = tone(4.0, rate=44100, freq=330.0)[0] + 0.2 * tone(4.0, rate=44100, freq=990.0)[0]
     sf.write(practice, np.clip(signal, -1, 1), 44100)
@@ -84,7 +91,8 @@ def live(jack_server, small_model_path, tmp_path_factory):
     with PeerProcess() as pad:
         pad("plug webpad")
         serve = ServeProcess(small_model_path, env, "--web-port", str(port), "--web-token", TOKEN,
-                             "--osc-port", str(osc_port), "--midi-in", "webpad", "--input-file", str(practice))
+                             "--osc-port", str(osc_port), "--midi-in", "webpad", "--input-file", str(practice),
+                             "--models", str(models))
         osc = OscPeer(osc_port)
         try:
             assert serve.wait_for("running; Ctrl-C stops", 60), serve.text
@@ -416,3 +424,97 @@ def test_screenshots_desktop_and_tablet(browser, live):
         finally:
             page.close()
     live.set("bends/reset", 1)
+
+
+def test_the_blend_source_is_a_path_field_not_a_slider(page, live):
+    target = decoder_tensor(live)
+    name, index = target["name"], target["index"]
+    choose(page, index)
+    page.select_option(f'#editor select[data-address="{name}/0/transform"]', "blend")
+    field = f'#editor [data-address="{name}/0/source"]'
+    page.wait_for_selector(field, timeout=5000)
+    assert page.eval_on_selector(field, "f => [f.tagName, f.type, f.getAttribute('list')]") == \
+        ["INPUT", "text", "model-files"]
+    # the model files the server offers are its suggestions
+    offered = page.eval_on_selector_all("#model-files option", "os => os.map(o => o.value)")
+    small = live.get("/api/models")["paths"]["small"]
+    assert small in offered
+    page.fill(field, small)
+    page.press(field, "Enter")
+    live.wait(lambda: live.chain(name)[0]["params"].get("blend", {}).get("source") == small, what="the source path")
+    # a file that is not there: said, and the field shows what the server keeps
+    page.fill(field, "/no/such/model.ts")
+    page.press(field, "Enter")
+    page.wait_for_function("document.getElementById('message').textContent.includes('no such file')", timeout=5000)
+    page.wait_for_function(f"document.querySelector('{field}').value === {small!r}", timeout=5000)
+    assert live.chain(name)[0]["params"]["blend"]["source"] == small
+
+
+def tensor_rows(page) -> list[str]:
+    """The layer list's tensors, by full name (the first line of each row's title)."""
+    return page.eval_on_selector_all("#layer-list li.tensor:not([data-index=latent]) .pick",
+                                     "ps => ps.map(p => p.title.split('\\n')[0])")
+
+
+def test_the_model_picker_swaps_and_the_page_follows_the_new_model(page, live):
+    small_tensors = [t["name"] for t in live.get("/api/tensors")]
+    page.wait_for_selector("#model-box[data-swap=true]", timeout=5000)
+    options = page.eval_on_selector_all("#model-pick option", "os => os.map(o => o.value)")
+    assert options == ["default", "live", "broken", "small"] and page.input_value("#model-pick") == "small"
+    assert sorted(tensor_rows(page)) == sorted(small_tensors)
+    page.evaluate("""() => {  // every state the picker goes through
+        window.modelStates = [];
+        new MutationObserver(() => modelStates.push(document.getElementById('model-box').dataset.state))
+            .observe(document.getElementById('model-box'), {attributes: true, attributeFilter: ['data-state']});
+    }""")
+    try:
+        # a name the server does not know (a file removed since the list was read): the API's answer, clearly
+        page.evaluate("document.getElementById('model-pick').append(new Option('gone', 'gone'))")
+        page.select_option("#model-pick", "gone")
+        page.wait_for_selector("#model-box[data-state=error]", timeout=5000)
+        assert "no model named 'gone'" in page.inner_text("#model-state")
+        assert page.input_value("#model-pick") == "small"
+        # a file that is no model: loading…, then its failure; the model playing goes on
+        page.select_option("#model-pick", "broken")
+        page.wait_for_function("document.getElementById('model-box').dataset.state === 'error' &&"
+                               " document.getElementById('model-state').textContent.includes('broken')", timeout=15000)
+        assert "loading" in page.evaluate("modelStates")
+        assert "model broken not loaded" in page.inner_text("#model-state")
+        assert page.input_value("#model-pick") == "small" and sorted(tensor_rows(page)) == sorted(small_tensors)
+
+        page.fill("#model-crossfade", "30")
+        page.press("#model-crossfade", "Enter")
+        live.wait(lambda: live.get("/api/models")["crossfade_ms"] == 30.0, what="crossfade 30 ms")
+
+        page.evaluate("window.modelStates = []")
+        page.select_option("#model-pick", "default")  # a hot swap while the audio plays
+        page.wait_for_selector('body[data-model="default.ts"]', timeout=30000)
+        page.wait_for_selector("#model-box[data-state=done]", timeout=5000)
+        states = page.evaluate("modelStates")
+        assert states[0] == "loading" and states[-1] == "done", states
+        default_tensors = [t["name"] for t in live.get("/api/tensors")]
+        assert default_tensors != small_tensors
+        assert sorted(tensor_rows(page)) == sorted(default_tensors)  # the layer list is the new model's
+        # the swap's timings, once its crossfade ended
+        page.wait_for_function("document.getElementById('model-state').textContent.startsWith('default playing: "
+                               "swapped in')", timeout=5000)
+        assert "default.ts" in page.inner_text("#model-name")
+        # the chosen tensor's editor and heat map are the new model's
+        chosen = int(page.get_attribute("#layer-list li.chosen", "data-index"))
+        page.wait_for_function(f"document.getElementById('heatmap').dataset.index === '{chosen}'", timeout=5000)
+        assert page.inner_text("#inspector-name") == default_tensors[chosen]
+        # a bend on the new model from the page reaches it
+        target = decoder_tensor(live)
+        choose(page, target["index"])
+        page.select_option(f'#editor select[data-address="{target["name"]}/0/transform"]', "invert")
+        live.wait(lambda: live.chain(target["name"]), what="a bend on the new model")
+
+        live.set("model/load", "small")  # from elsewhere (a program change): the page follows too
+        page.wait_for_selector('body[data-model="v2_small_c8.ts"]', timeout=30000)
+        assert sorted(tensor_rows(page)) == sorted(small_tensors)
+        assert page.input_value("#model-pick") == "small"
+    finally:
+        if live.get("/api/models")["playing"] != "small":
+            live.set("model/load", "small")
+            live.wait(lambda: live.get("/api/models")["playing"] == "small", timeout=30, what="small again")
+        live.set("model/crossfade", 50)

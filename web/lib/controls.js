@@ -108,6 +108,17 @@ export function numberBox({ address, label, value, min, max, send, doc, extra })
   return el("div", { class: "ctl number" }, el("label", { for: id, title: doc }, label), node, extra);
 }
 
+/** A text field for a file path (the blend transform's source): suggestions from a datalist,
+ * sent as a string when it changes (Enter, or leaving the field). */
+export function pathField({ address, label, value, send, doc, list }) {
+  const id = nextId("p");
+  const node = el("input", { type: "text", id, list, dataset: { address }, title: doc, autocomplete: "off",
+    spellcheck: "false", placeholder: "a model file (.ts)" });
+  node.value = value ?? "";
+  node.addEventListener("change", () => send(address, node.value.trim()));
+  return el("div", { class: "ctl path" }, el("label", { for: id, title: doc }, label), node);
+}
+
 export const truthy = (v) => v === true || v === "true" || Number(v) >= 0.5;
 
 /** Show a value that arrived from elsewhere on every control for `address`. */

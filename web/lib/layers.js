@@ -2,7 +2,7 @@
 // heat map and histogram before and after the bend.
 
 import { getJSON } from "./api.js";
-import { el, slider, select, checkbox, numberBox, formats, showValue } from "./controls.js";
+import { el, slider, select, checkbox, numberBox, pathField, formats, showValue } from "./controls.js";
 import { drawHeatmap, drawHistogram, drawMask, fmt } from "./draw.js";
 import { $, app, act, send, sender, debounce } from "./store.js";
 
@@ -246,6 +246,10 @@ function buildSlot(info, i, slot) {
     const address = `${base}/${p.name}`;
     if (p.choices) {
       params.append(select({ address, label: p.name, options: p.choices, value: current, send, doc: p.doc }));
+    } else if (p.kind === "path" || typeof p.min !== "number" || typeof p.max !== "number") {
+      // a file (blend's source model), never a number: text, with the server's model files offered
+      params.append(pathField({ address, label: p.name, value: current, send, list: "model-files",
+        doc: `${p.doc || p.name}: a path, or pick one of the models` }));
     } else {
       params.append(slider({ address, label: p.name, min: p.min, max: p.max, def: p.default, value: current, send,
         doc: `${p.doc || p.name} (${fmt(p.min)}..${fmt(p.max)}, default ${fmt(p.default)})` }));

@@ -11,7 +11,8 @@ const DIMS = ["pitch", "loudness", "brightness", "noise", "timing", "timbre"];
 const STRONG = 0.3; // a layer "changes" a dimension from this score on (summary.py's STRONG)
 const sens = { on: false, state: "idle", scores: new Map(), summaries: new Map(), done: 0, total: 0 };
 
-/** Fetch the map (a server without one hides the whole part) and build the toolbar. */
+/** Fetch the map of the model playing (a server without maps hides the whole part) and build the
+ * toolbar once; again after a model swap, for the new model's layers. */
 export async function setupSensitivity() {
   let snap;
   try {
@@ -21,7 +22,7 @@ export async function setupSensitivity() {
     return;
   }
   sens.on = true;
-  $("filter").after(toolbar());
+  if (!$("sensitivity")) $("filter").after(toolbar());
   take(snap);
 }
 
@@ -55,6 +56,7 @@ function take(snap) {
     sens.scores.set(name, entry.scores);
     sens.summaries.set(name, entry.summary);
   }
+  sens.model = snap.model; // absent from a server with one model's map
   sens.state = snap.state;
   sens.done = snap.done;
   sens.total = snap.total;
@@ -68,6 +70,7 @@ function take(snap) {
 /** A progress message from the WebSocket: one more tensor, or the run's state. */
 export function onSensitivity(message) {
   if (!sens.on) return;
+  if (message.model && sens.model && message.model !== sens.model) return; // another model's run
   sens.state = message.state ?? sens.state;
   sens.done = message.done ?? sens.done;
   sens.total = message.total ?? sens.total;
