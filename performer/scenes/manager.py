@@ -2,6 +2,8 @@
 
   scene/save NAME        the current state as scene NAME (replacing it; locks kept)
   scene/recall NAME      every tensor of the scene swapped in at one block boundary
+  scene/model 0|1        1: a recall of a scene saved on another model in the folders loads
+                         that model first (crossfaded), then applies the scene to it
   scene/quantize N       recalls wait for the next multiple of N model blocks (0/1 = next block)
   scene/quantize/beats B recalls, set-list steps and morph moves are heard from the next multiple
                          of B beats of the show's tempo (0 = off; "1/4", "1 bar", "2 bars" too);
@@ -33,6 +35,7 @@ from performer.rig import Rig
 from performer.scenes.compat import check_compatible, filter_state
 from performer.scenes.errors import SceneError
 from performer.scenes.history import UndoHistory
+from performer.scenes.identity import model_identity
 from performer.scenes.morph import morph_state
 from performer.scenes.quantize import BeatQueue, Planned, parse_beats
 from performer.scenes.scene import Scene
@@ -55,13 +58,18 @@ def _pressed(value: object) -> bool:
 class SceneManager:
     def __init__(self, rig: Rig, store: SceneStore, setlist: list[str] | None = None, history: bool = True,
                  blocks: Callable[[], int | None] | None = None, tempo: Tempo | None = None,
-                 lead_s: Callable[[], float | None] | None = None):
+                 lead_s: Callable[[], float | None] | None = None,
+                 load_model: Callable[..., str | None] | None = None):
         """``blocks``: the live engine's block count (None while no audio runs), for
         ``scene/quantize``; without it recalls are immediate. ``tempo``: the show's ``Tempo``, for
         ``scene/quantize/beats`` (without it the address says so); ``lead_s``: how long before an
         output time a state must be published to be heard from it (``quantize.live_lead_s``;
-        None or returning None: no audio, changes are applied at the boundary itself)."""
+        None or returning None: no audio, changes are applied at the boundary itself).
+        ``load_model(identity, then)``: swap to the model a scene was saved on and call ``then``
+        once it is the rig's (``ModelSwap.load_matching``), for ``scene/model``."""
         self.rig = rig
+        self._load_model = load_model
+        self.follow_model = False
         self._block_counter = blocks
         self.tempo = tempo
         self.beats = BeatQueue(tempo, lead_s) if tempo is not None else None
@@ -82,6 +90,7 @@ class SceneManager:
             "scene/save": (self._save, lambda: self.current),
             "scene/recall": (self._recall, lambda: self.current),
             "scene/quantize": (self._set_quantize, lambda: self.quantize),
+            "scene/model": (self._set_follow_model, lambda: int(self.follow_model)),
             "scene/quantize/beats": (self._set_quantize_beats, lambda: self.quantize_beats),
             "scene/a": (lambda v, s: self._side("a", v), lambda: self._a.name if self._a else ""),
             "scene/b": (lambda v, s: self._side("b", v), lambda: self._b.name if self._b else ""),
@@ -118,6 +127,8 @@ class SceneManager:
     def recall(self, name: str, source: str = "scene") -> list[str]:
         """Recall scene ``name``; returns what could not be applied (empty when all of it was)."""
         scene = self.store.load(str(name))  # SceneError names the file; nothing has changed yet
+        if self.follow_model and self._other_model(scene):
+            return self._recall_with_model(scene, source)
         state, report = self._fit(scene)
         blocks = self._blocks()
         self._requested += 1  # a queued recall that a later one overtook is dropped
@@ -131,6 +142,31 @@ class SceneManager:
                                                            self._requested), daemon=True, name="performer-recall").start()
             return report
         return self._apply(scene, state, report, source)
+
+    def _other_model(self, scene: Scene) -> bool:
+        return scene.model is not None and bool(scene.model.sha256) and not scene.model.same_file(
+            model_identity(self.rig))
+
+    def _recall_with_model(self, scene: Scene, source: str) -> list[str]:
+        """``scene/model`` on: load the scene's model (crossfaded, at a block boundary: not on the
+        beat), then apply the scene to it."""
+        self._requested += 1
+        request = self._requested
+
+        def then() -> None:
+            if request != self._requested:  # a later recall or panic came first
+                return
+            state, report = self._fit(scene)
+            self._apply(scene, state, report, source)
+
+        if self._load_model is None:
+            raise PerformerError("scene/model needs model swaps (performer serve)")
+        name = self._load_model(scene.model, then)
+        if name is None:
+            state, report = self._fit(scene)
+            report = [f"its model {scene.model.file} is not in the model folders: applied to this one"] + report
+            return self._apply(scene, state, report, source)
+        return []
 
     def panic(self, source: str = "panic") -> None:
         """Every tensor and latent back to its original at once (mix and gains stay); recalls and
@@ -159,6 +195,18 @@ class SceneManager:
             raise ValueRangeError(f"scene/quantize takes 0..64 blocks, got {value!r}")
         self.quantize = n
         return n
+
+    def _set_follow_model(self, value: object, source: str) -> int:
+        try:
+            on = float(value)
+        except (TypeError, ValueError):
+            on = -1.0
+        if on not in (0.0, 1.0):
+            raise ValueRangeError(f"scene/model takes 1 (a recall loads the scene's model) or 0, got {value!r}")
+        if on and self._load_model is None:
+            raise PerformerError("scene/model needs model swaps (performer serve)")
+        self.follow_model = bool(on)
+        return int(on)
 
     def _set_quantize_beats(self, value: object, source: str) -> float:
         if self.beats is None:

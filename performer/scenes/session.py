@@ -37,9 +37,12 @@ class SessionOptions:
 class SceneSession:
     def __init__(self, rig: Rig, options: SessionOptions, report: Callable[[str], None] = log.warning,
                  blocks: Callable[[], int | None] | None = None, tempo: Tempo | None = None,
-                 lead_s: Callable[[], float | None] | None = None):
+                 lead_s: Callable[[], float | None] | None = None,
+                 load_model: Callable[..., str | None] | None = None):
         """``blocks``, ``tempo``, ``lead_s``: for ``scene/quantize`` and ``scene/quantize/beats``
-        (the live engine's block count, the show's tempo, the live server's lead; see SceneManager)."""
+        (the live engine's block count, the show's tempo, the live server's lead; see SceneManager).
+        ``load_model``: for ``scene/model`` (``ModelSwap.load_matching``)."""
+        self.load_model = load_model
         self.rig = rig
         self.blocks = blocks  # the live engine's block count, for scene/quantize
         self.tempo = tempo
@@ -91,7 +94,7 @@ class SceneSession:
         if missing:
             self.report(f"set list {setlist_path}: no scene named {', '.join(map(repr, missing))}")
         self.manager = SceneManager(self.rig, store, setlist, blocks=self.blocks, tempo=self.tempo,
-                                    lead_s=self.lead_s)
+                                    lead_s=self.lead_s, load_model=self.load_model)
         listing = store.list()
         for error in listing.errors:
             self.report(f"scene not readable: {error}")

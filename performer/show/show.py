@@ -71,13 +71,14 @@ class Show:
         self.features = Features(model.sample_rate)
         self.modulation = Modulation(self.rig, self.tempo, self.features)
         self.live = LiveServer(self.rig, self.options.serve, features=self.features)
+        self.swap = ModelSwap(self.rig, self.live, [MODELS_DIR, *self.options.model_folders],
+                              self.options.crossfade_ms, report)
         self.session = SceneSession(self.rig, self.options.session, report=report, blocks=lambda: self.live.blocks,
-                                    tempo=self.tempo, lead_s=lambda: live_lead_s(self.live))
+                                    tempo=self.tempo, lead_s=lambda: live_lead_s(self.live),
+                                    load_model=self.swap.load_matching)
         self.surfaces = ControlSurfaces(self.rig, self.options.surfaces, report=report,
                                         midi_clock=self.tempo.midi.tee, define_macro=self.modulation.define_macro)
         self.exports = ModelExports(self.rig, default_data_dir() / "exports", report)
-        self.swap = ModelSwap(self.rig, self.live, [MODELS_DIR, *self.options.model_folders],
-                              self.options.crossfade_ms, report)
         self.web = None  # WebServer once started
         self.sensitivity = None  # the dashboard's sensitivity map (SensitivityJob), made with the dashboard
         self.web_error: PerformerError | None = None

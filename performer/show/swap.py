@@ -59,7 +59,7 @@ class ModelSwap:
         self.crossfade_ms = crossfade_ms
         self.results: list[SwapResult] = []
         self.failures: list[str] = []
-        self._wanted: tuple[str, Path, float, str] | None = None
+        self._wanted: tuple[str, Path, float, str, Callable[[], None] | None] | None = None
         self._to_measure: list[str] = []  # preloaded models whose delay is measured while idle
         self._measuring = False
         self._wake = threading.Condition()
@@ -135,10 +135,36 @@ class ModelSwap:
     def _load(self, value: object, source: str) -> str:
         models = self.available()
         name = self._name_for(value, models)
+        self._request(name, models[name], source)
+        return name
+
+    def _request(self, name: str, path: Path, source: str, then: Callable[[], None] | None = None) -> None:
         with self._wake:
-            self._wanted = (name, models[name], time.perf_counter(), source)
+            self._wanted = (name, path, time.perf_counter(), source, then)
             self._idle.clear()
             self._wake.notify()
+
+    def load_matching(self, identity, then: Callable[[], None], source: str = "scene") -> str | None:
+        """Swap to the model in the folders that ``identity`` (a scene's ModelIdentity) was saved
+        on, and call ``then`` on the worker once every address means it (before its crossfade
+        begins, so what ``then`` sets is in its first blocks). Returns its name; None when no
+        model in the folders is that file (by sha256, then by file name)."""
+        from performer.scenes.identity import file_sha256, model_sha256
+
+        models = self.available()
+        for name, path in models.items():
+            kept = self.rig.kept_model(path)
+            try:
+                digest = model_sha256(kept) if kept is not None else file_sha256(path)
+            except OSError:
+                continue
+            if identity.sha256 and digest == identity.sha256:
+                break
+        else:
+            name = next((n for n, p in models.items() if p.name == identity.file), None)
+            if name is None:
+                return None
+        self._request(name, models[name], source, then)
         return name
 
     def _name_for(self, value: object, models: dict[str, Path]) -> str:
@@ -208,9 +234,13 @@ class ModelSwap:
         except Exception as exc:  # noqa: BLE001 -- measured again (and reported) when it is asked for
             log.debug("measuring %s's delay failed: %s", name, exc)
 
-    def _swap(self, name: str, path: Path, requested: float, source: str) -> None:
+    def _swap(self, name: str, path: Path, requested: float, source: str,
+              then: Callable[[], None] | None = None) -> None:
         if path.resolve() == self.rig.model.path.resolve():
-            self.report(f"model {name} is already playing")
+            if then is not None:
+                then()
+            else:
+                self.report(f"model {name} is already playing")
             return
         started = time.perf_counter()
         model = self.rig.kept_model(path)
@@ -222,6 +252,8 @@ class ModelSwap:
         bank = self.rig.prepare_model(model)
         if self.live is None or not self.live.running:
             self.rig.switch_model(model, source)
+            if then is not None:
+                then()
             self.report(f"model {name} selected (the audio is not running)")
             return
         try:
@@ -232,6 +264,9 @@ class ModelSwap:
             raise
         warmed = time.perf_counter()
         self.rig.switch_model(model, source)
+        if then is not None:  # a scene for this model: its bends are in its first blocks
+            then()
+            self.rig.compute_pending()
         done = self.live.swap(incoming, self.crossfade_ms / 1000.0)
         if not done.wait(SWAP_TIMEOUT_S):
             raise PerformerError("the crossfade did not end (the audio stopped?)")

@@ -181,3 +181,13 @@ def test_quantised_recall_waits_for_the_boundary_and_a_later_one_wins(rig, tmp_p
     assert rig.state()["tensors"] == drop["tensors"] and rig.get("mix") == 1.0 and scenes.current == "drop"
     assert not [c for c in changes if c.address == "mix" and c.value == 0.5]  # intro never applied
     scenes.close()
+
+
+def test_scene_model_needs_model_swaps_and_takes_a_switch(rig, scenes):
+    from performer.errors import PerformerError, ValueRangeError
+
+    with pytest.raises(PerformerError, match="scene/model needs model swaps"):
+        rig.set("scene/model", 1)
+    with pytest.raises(ValueRangeError, match="scene/model takes 1"):
+        rig.set("scene/model", "maybe")
+    assert rig.set("scene/model", 0) == 0 and rig.get("scene/model") == 0

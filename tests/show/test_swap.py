@@ -46,6 +46,8 @@ def test_model_load_swaps_while_the_show_plays_and_each_model_keeps_its_bends(tm
         assert result.name == "small" and result.load_ms < 50  # preloaded: no file read mid-show
         assert 0 < result.total_ms < 30000
         show.rig.set("#1/0/transform", "ablate", source="test")
+        show.rig.set("scene/save", "on-small", source="test")  # a scene records its model
+        show.rig.set("#1/0/transform", "invert", source="test")
         wait_for_blocks(show, 5)
 
         with pytest.raises(ValueRangeError, match="no model named 'nope'; the models are default, live, broken"):
@@ -60,6 +62,17 @@ def test_model_load_swaps_while_the_show_plays_and_each_model_keeps_its_bends(tm
         show.rig.set("model/load", "default", source="test")
         assert show.swap.wait_idle(30)
         assert show.rig.model.path.stem == "default" and show.rig.chain(2)[0].transform == "invert"
+        wait_for_blocks(show, 5)
+
+        show.rig.set("scene/model", 1, source="test")  # a recall brings the scene's model back
+        show.rig.set("scene/recall", "on-small", source="test")
+        assert show.swap.wait_idle(30)
+        assert show.rig.get("model/load") == "small" and show.rig.chain(1)[0].transform == "ablate"
+        show.rig.set("model/load", "default", source="test")
+        assert show.swap.wait_idle(30)
+        show.rig.set("scene/model", 0, source="test")  # off: applied to the model playing, reported
+        show.rig.set("scene/recall", "on-small", source="test")
+        assert show.rig.get("model/load") == "default" and show.session.manager.last_report
         wait_for_blocks(show, 5)
     finally:
         show.stop()
