@@ -24,3 +24,10 @@ def jack_env(jack) -> None:
     """This process and its children talk to ``jack`` (a tests.jack_server.JackServer)."""
     os.environ.update(jack.env())
     os.environ["MIDO_BACKEND"] = "mido.backends.rtmidi/UNIX_JACK"
+
+
+def serve_argv(model: str | None, data_dir: Path, *extra: str) -> list[str]:
+    """A `performer serve` command line with everything a performer runs on: scenes (fresh, in
+    ``data_dir``), JACK MIDI, OSC and the dashboard on free ports; no status line on the console."""
+    return [*([model] if model else []), "--scenes", str(data_dir / "scenes"), "--fresh", "--midi-api", "jack",
+            "--osc-port", "0", "--web-port", "0", "--status-interval", "0", *extra]

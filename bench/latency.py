@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._knob import MAPPING, VALUES, CC, MidiProbe, knob_to_sound  # noqa: E402
-from bench._show import build_show, jack_env  # noqa: E402
+from bench._show import build_show, jack_env, serve_argv  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 
 
@@ -45,9 +45,7 @@ def one_period(model: str | None, period: int, seconds: float, changes: int) -> 
             address = f"{conv.name}/0/factor"
             mapping = tmp / "knob.toml"
             mapping.write_text(MAPPING.format(cc=CC, address=address, low=VALUES[0], high=VALUES[1]))
-            argv = [*([model] if model else []), "--scenes", str(tmp / "scenes"), "--fresh", "--mapping", str(mapping),
-                    "--midi-api", "jack", "--osc-port", "0", "--web-port", "0", "--status-interval", "0",
-                    "--bend", f"{conv.name}/0/transform=scale"]
+            argv = serve_argv(model, tmp, "--mapping", str(mapping), "--bend", f"{conv.name}/0/transform=scale")
             show = build_show(argv, tmp)
             show.start()
             try:

@@ -28,7 +28,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._show import build_show, jack_env  # noqa: E402
+from bench._show import build_show, jack_env, serve_argv  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 
 FIXTURES = ("v2_small_c8", "v2_c16")
@@ -74,9 +74,8 @@ def main() -> int:
             for name in FIXTURES:
                 (models / f"{name}.ts").symlink_to(_build(name))
             sf.write(tmp / "glide.wav", glide(48000), 48000)
-            argv = ["--input-file", str(tmp / "glide.wav"), "--models", str(models), "--crossfade", str(args.crossfade),
-                    "--scenes", str(tmp / "scenes"), "--fresh", "--midi-api", "jack", "--osc-port", "0",
-                    "--web-port", "0", "--status-interval", "0", "--record-dir", str(tmp / "rec")]
+            argv = serve_argv(None, tmp, "--input-file", str(tmp / "glide.wav"), "--models", str(models),
+                              "--crossfade", str(args.crossfade), "--record-dir", str(tmp / "rec"))
             show = build_show(argv, tmp)
             show.start()
             cycle = [*FIXTURES, "default"]

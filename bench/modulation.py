@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._show import build_show, jack_env  # noqa: E402
+from bench._show import build_show, jack_env, serve_argv  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 
 KINDS = ("sine", "triangle", "saw", "square", "sh", "smooth", "steps", "envelope", "loudness")
@@ -75,8 +75,7 @@ def main() -> int:
             names = [t.name for t in sorted(describe_tensors(probe.module), key=lambda t: -t.size) if t.size > 16][:16]
             bends = [b for n in names for b in ("--bend", f"{n}/0/transform=noise", "--bend", f"{n}/0/percent=0.3",
                                                "--bend", f"{n}/0/amount=0.5")]
-            argv = [*([args.model] if args.model else []), "--scenes", str(tmp / "scenes"), "--fresh",
-                    "--midi-api", "jack", "--osc-port", "0", "--web-port", "0", "--status-interval", "0", *bends]
+            argv = serve_argv(args.model, tmp, *bends)
             show = build_show(argv, tmp)
             show.start()
             try:

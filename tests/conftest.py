@@ -100,6 +100,17 @@ def small_model(small_model_path):
     return load_model(small_model_path)
 
 
+@pytest.fixture
+def models_folder(tmp_path, small_model_path):
+    """A folder for `--models`: the small export again (a link: the same file) and a file that is
+    no model."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "small.ts").symlink_to(small_model_path)
+    (models / "broken.ts").write_bytes(b"not a TorchScript archive")
+    return models
+
+
 def tone(seconds: float = 1.0, rate: int = 44100, freq: float = 220.0, channels: int = 1) -> np.ndarray:
     """A test signal: a gliding tone with a swell, float32 [channels, frames]."""
     t = np.arange(int(seconds * rate)) / rate

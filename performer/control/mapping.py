@@ -174,12 +174,17 @@ def parse_mapping(data: dict, where: str, path: Path | None = None) -> Mapping:
                    macros=macros)
 
 
-def _control(entry: object, where: str) -> ControlMapping:
+def _check_table(entry: object, where: str, keys: set[str], what: str = "a table") -> None:
+    """An entry of a mapping file: a table with only the keys its kind knows."""
     if not isinstance(entry, dict):
-        raise MappingError(f"{where}: must be a table, got {type(entry).__name__}")
-    unknown = set(entry) - CONTROL_KEYS
+        raise MappingError(f"{where}: must be {what}, got {type(entry).__name__}")
+    unknown = set(entry) - keys
     if unknown:
-        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(CONTROL_KEYS)}")
+        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(keys)}")
+
+
+def _control(entry: object, where: str) -> ControlMapping:
+    _check_table(entry, where, CONTROL_KEYS)
     match = _match(entry.get("match"), f"{where}.match")
     address = _string(entry, "address", where, required=True)
     lo, hi = _number(entry, "min", where, 0.0), _number(entry, "max", where, 1.0)
@@ -200,11 +205,7 @@ def _control(entry: object, where: str) -> ControlMapping:
 
 
 def _output(entry: object, where: str) -> OutputMapping:
-    if not isinstance(entry, dict):
-        raise MappingError(f"{where}: must be a table, got {type(entry).__name__}")
-    unknown = set(entry) - OUTPUT_KEYS
-    if unknown:
-        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(OUTPUT_KEYS)}")
+    _check_table(entry, where, OUTPUT_KEYS)
     send = _match(entry.get("send"), f"{where}.send")
     if send.type == "program":
         raise MappingError(f"{where}.send: feedback cannot be a program change")
@@ -215,11 +216,7 @@ def _output(entry: object, where: str) -> OutputMapping:
 
 
 def _macro(entry: object, where: str) -> MacroMapping:
-    if not isinstance(entry, dict):
-        raise MappingError(f"{where}: must be a table, got {type(entry).__name__}")
-    unknown = set(entry) - MACRO_KEYS
-    if unknown:
-        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(MACRO_KEYS)}")
+    _check_table(entry, where, MACRO_KEYS)
     index = entry.get("macro")
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MACROS:
         raise MappingError(f"{where}: macro must be an integer 0..{MACROS - 1} (macro/0 .. macro/{MACROS - 1}), "
@@ -235,11 +232,7 @@ def _macro(entry: object, where: str) -> MacroMapping:
 
 
 def _macro_target(entry: object, where: str) -> MacroTargetMapping:
-    if not isinstance(entry, dict):
-        raise MappingError(f"{where}: must be a table with an address, got {type(entry).__name__}")
-    unknown = set(entry) - MACRO_TARGET_KEYS
-    if unknown:
-        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(MACRO_TARGET_KEYS)}")
+    _check_table(entry, where, MACRO_TARGET_KEYS, "a table with an address")
     ends = [None if entry.get(key) is None else _number(entry, key, where, 0.0) for key in ("min", "max")]
     curve = entry.get("curve", "linear")
     if curve not in MACRO_CURVES:

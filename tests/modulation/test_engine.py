@@ -8,27 +8,12 @@ import torch
 
 from performer.errors import AddressError, ValueRangeError
 from performer.modulation import Modulation, Tempo
-from performer.modulation.clocks import InternalClock
 from performer.rig import Rig
 from performer.scenes.history import UndoHistory
 
+from tests.modulation.conftest import amount
+
 pytestmark = pytest.mark.fixtures
-
-
-@pytest.fixture
-def rig(small_model):
-    return Rig(small_model)
-
-
-@pytest.fixture
-def mod(rig):
-    m = Modulation(rig, Tempo(bpm=120.0, now=lambda: 0.0))
-    yield m
-    m.close()
-
-
-def amount(rig, i=3, slot=0):
-    return f"{rig.tensors[i].name}/{slot}/amount"
 
 
 def test_modulated_value_is_knob_plus_offset_clamped_and_the_knob_keeps_its_value(rig, mod):

@@ -4,26 +4,10 @@ recalls of scenes that do not mention the macro, and only differences saved."""
 import pytest
 
 from performer.errors import AddressError, ValueRangeError
-from performer.modulation import Modulation, Tempo
-from performer.rig import Rig
+
+from tests.modulation.conftest import amount
 
 pytestmark = pytest.mark.fixtures
-
-
-@pytest.fixture
-def rig(small_model):
-    return Rig(small_model)
-
-
-@pytest.fixture
-def mod(rig):
-    m = Modulation(rig, Tempo(bpm=120.0, now=lambda: 0.0))
-    yield m
-    m.close()
-
-
-def amount(rig, i=3):
-    return f"{rig.tensors[i].name}/0/amount"
 
 
 def define(mod, rig):

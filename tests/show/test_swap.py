@@ -10,15 +10,6 @@ from performer.errors import ValueRangeError
 from tests.show.test_show import build
 
 
-@pytest.fixture
-def folder(tmp_path, small_model_path):
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "small.ts").symlink_to(small_model_path)
-    (models / "broken.ts").write_bytes(b"not a TorchScript archive")
-    return models
-
-
 def wait_for_blocks(show, more, timeout=20.0):
     target = show.live.blocks + more
     deadline = time.monotonic() + timeout
@@ -27,9 +18,9 @@ def wait_for_blocks(show, more, timeout=20.0):
     assert show.live.blocks >= target
 
 
-def test_model_load_swaps_while_the_show_plays_and_each_model_keeps_its_bends(tmp_path, folder):
+def test_model_load_swaps_while_the_show_plays_and_each_model_keeps_its_bends(tmp_path, models_folder):
     reports = []
-    show = build(tmp_path, "default", "--models", str(folder), "--crossfade", "30")
+    show = build(tmp_path, "default", "--models", str(models_folder), "--crossfade", "30")
     show.report = show.swap.report = reports.append
     show.start()
     try:
@@ -81,7 +72,7 @@ def test_model_load_swaps_while_the_show_plays_and_each_model_keeps_its_bends(tm
     assert np.isfinite(out).all() and np.abs(out).max() > 0
 
 
-def test_a_program_change_mapped_to_model_load_picks_the_model_at_that_position(folder, small_model):
+def test_a_program_change_mapped_to_model_load_picks_the_model_at_that_position(models_folder, small_model):
     import tomllib
 
     from performer.control.mapping import parse_mapping
@@ -90,7 +81,7 @@ def test_a_program_change_mapped_to_model_load_picks_the_model_at_that_position(
     from performer.show.swap import ModelSwap
 
     rig = Rig(small_model)
-    swap = ModelSwap(rig, None, [folder], report=lambda m: None)  # no audio: a load switches the rig
+    swap = ModelSwap(rig, None, [models_folder], report=lambda m: None)  # no audio: a load switches the rig
     try:
         text = ('schema_version = 1\nname = "t"\ndevice = "nano"\n'
                 '[[controls]]\nmatch = { type = "program" }\naddress = "model/load"\n')

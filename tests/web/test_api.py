@@ -178,22 +178,12 @@ def test_uploads_are_checked_and_kept_in_their_folder(rig, session, tmp_path):
 # -- model swaps (model/load) and the map per model ------------------------------------------------
 
 @pytest.fixture
-def folder(tmp_path, small_model_path):
-    """A models folder: the playing export again (a link: the same file) and a file that is no model."""
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "small.ts").symlink_to(small_model_path)
-    (models / "broken.ts").write_bytes(b"not a TorchScript archive")
-    return models
-
-
-@pytest.fixture
-def swap(rig, folder):
+def swap(rig, models_folder):
     """model/load without audio: a load just switches the rig (show/swap.py's _swap)."""
     from performer.model.loader import MODELS_DIR
     from performer.show.swap import ModelSwap
 
-    s = ModelSwap(rig, None, [MODELS_DIR, folder], crossfade_ms=40.0, report=lambda line: None)
+    s = ModelSwap(rig, None, [MODELS_DIR, models_folder], crossfade_ms=40.0, report=lambda line: None)
     yield s
     s.close()
 
@@ -206,7 +196,8 @@ def receive_change(ws, address: str, tries: int = 200) -> dict:
     raise AssertionError(f"no {address} change")
 
 
-def test_models_lists_the_swaps_names_and_a_swap_moves_the_whole_api(rig, session, swap, folder, small_model_path):
+def test_models_lists_the_swaps_names_and_a_swap_moves_the_whole_api(rig, session, swap, models_folder,
+                                                                      small_model_path):
     from performer.model.loader import MODELS_DIR
 
     small_names = [t.name for t in rig.tensors]
