@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -31,3 +33,18 @@ def serve_argv(model: str | None, data_dir: Path, *extra: str) -> list[str]:
     ``data_dir``), JACK MIDI, OSC and the dashboard on free ports; no status line on the console."""
     return [*([model] if model else []), "--scenes", str(data_dir / "scenes"), "--fresh", "--midi-api", "jack",
             "--osc-port", "0", "--web-port", "0", "--status-interval", "0", *extra]
+
+
+@contextmanager
+def realtime_jack(rate: int, period: int):
+    """(jack, data_dir): a realtime JACK dummy server this process talks to, and a scratch folder
+    for the show's data; both gone afterwards."""
+    from tests.jack_server import JackServer
+
+    jack = JackServer(rate=rate, period=period).start()
+    jack_env(jack)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield jack, Path(tmp)
+    finally:
+        jack.stop()

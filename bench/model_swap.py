@@ -19,7 +19,6 @@ import argparse
 import json
 from dataclasses import asdict
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,8 +27,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._show import build_show, jack_env, serve_argv  # noqa: E402
-from tests.jack_server import JackServer  # noqa: E402
+from bench._host import cpu_ticks, steal_since  # noqa: E402
+from bench._show import build_show, realtime_jack, serve_argv  # noqa: E402
 
 FIXTURES = ("v2_small_c8", "v2_c16")
 
@@ -64,45 +63,39 @@ def main() -> int:
     from performer.audio.examples import glide
     from tests.conftest import _build
 
-    jack = JackServer(rate=48000, period=args.period).start()
-    jack_env(jack)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            models = tmp / "models"
-            models.mkdir()
-            for name in FIXTURES:
-                (models / f"{name}.ts").symlink_to(_build(name))
-            sf.write(tmp / "glide.wav", glide(48000), 48000)
-            argv = serve_argv(None, tmp, "--input-file", str(tmp / "glide.wav"), "--models", str(models),
-                              "--crossfade", str(args.crossfade), "--record-dir", str(tmp / "rec"))
-            show = build_show(argv, tmp)
-            show.start()
-            cycle = [*FIXTURES, "default"]
-            try:
-                time.sleep(3.0)  # the preloaded models' delays are measured in the background meanwhile
-                show.swap.wait_idle(30)
-                mark, before = jack.log_mark(), show.live.telemetry.snapshot()
-                show.rig.set("record", 1, source="bench")
-                recording_from = time.perf_counter()
-                started, n = time.monotonic(), 0
-                while time.monotonic() - started < args.seconds:
-                    show.rig.set("model/load", cycle[n % len(cycle)], source="bench")
-                    n += 1
-                    time.sleep(max(0.0, started + n * args.every - time.monotonic()))
-                show.swap.wait_idle(30)
-                time.sleep(2.5)
-                show.rig.set("record", 0, source="bench")
-                after = show.live.telemetry.snapshot()
-                blame = jack.xruns_since(mark)
-                results = [asdict(r) for r in show.swap.results]
-                latency_ms = 1000 * show.live.latency.total_seconds
-            finally:
-                show.stop()
-            recorded = sorted((tmp / "rec").glob("*.wav"))
-            audio, rate = sf.read(recorded[-1], always_2d=True) if recorded else (np.zeros((0, 1)), 48000)
-    finally:
-        jack.stop()
+    with realtime_jack(48000, args.period) as (jack, tmp):
+        models = tmp / "models"
+        models.mkdir()
+        for name in FIXTURES:
+            (models / f"{name}.ts").symlink_to(_build(name))
+        sf.write(tmp / "glide.wav", glide(48000), 48000)
+        argv = serve_argv(None, tmp, "--input-file", str(tmp / "glide.wav"), "--models", str(models),
+                          "--crossfade", str(args.crossfade), "--record-dir", str(tmp / "rec"))
+        show = build_show(argv, tmp)
+        show.start()
+        cycle = [*FIXTURES, "default"]
+        try:
+            time.sleep(3.0)  # the preloaded models' delays are measured in the background meanwhile
+            show.swap.wait_idle(30)
+            mark, before, ticks = jack.log_mark(), show.live.telemetry.snapshot(), cpu_ticks()
+            show.rig.set("record", 1, source="bench")
+            recording_from = time.perf_counter()
+            started, n = time.monotonic(), 0
+            while time.monotonic() - started < args.seconds:
+                show.rig.set("model/load", cycle[n % len(cycle)], source="bench")
+                n += 1
+                time.sleep(max(0.0, started + n * args.every - time.monotonic()))
+            show.swap.wait_idle(30)
+            time.sleep(2.5)
+            show.rig.set("record", 0, source="bench")
+            after = show.live.telemetry.snapshot()
+            blame, steal = jack.xruns_since(mark), steal_since(ticks)
+            results = [asdict(r) for r in show.swap.results]
+            latency_ms = 1000 * show.live.latency.total_seconds
+        finally:
+            show.stop()
+        recorded = sorted((tmp / "rec").glob("*.wav"))
+        audio, rate = sf.read(recorded[-1], always_2d=True) if recorded else (np.zeros((0, 1)), 48000)
     swap_marks = []
     # the recording starts with the first block written after `record`; a swap's fade is heard
     # the output latency after the model thread began it
@@ -112,7 +105,7 @@ def main() -> int:
     report = {
         "seconds": args.seconds, "swaps": len(results), "failures": show.swap.failures,
         "late_frames": after["late_frames"] - before["late_frames"],
-        "xruns": after["xruns_after_warmup"] - before["xruns_after_warmup"], "blame": blame,
+        "xruns": after["xruns_after_warmup"] - before["xruns_after_warmup"], "blame": blame, "host_steal": steal,
         "swap_ms": {"median": round(float(np.median(totals)), 1) if totals else None,
                     "max": round(max(totals), 1) if totals else None},
         "each": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items() if k != "began"}

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._show import build_show, jack_env, serve_argv  # noqa: E402
-from tests.jack_server import JackServer  # noqa: E402
+from bench._host import cpu_ticks, steal_since  # noqa: E402
+from bench._show import build_show, realtime_jack, serve_argv  # noqa: E402
 
 KINDS = ("sine", "triangle", "saw", "square", "sh", "smooth", "steps", "envelope", "loudness")
 
@@ -42,7 +41,7 @@ def thread_cpu(name: str) -> float:
 
 def window(show, jack, seconds: float) -> dict:
     stats = show.live.engine.stats
-    mark, before, blocks0 = jack.log_mark(), show.live.telemetry.snapshot(), stats.blocks
+    mark, before, blocks0, ticks = jack.log_mark(), show.live.telemetry.snapshot(), stats.blocks, cpu_ticks()
     cpu0 = {n: thread_cpu(n) for n in ("performer-bends", "performer-modulation")}
     time.sleep(seconds)
     cpu1 = {n: thread_cpu(n) for n in cpu0}
@@ -51,6 +50,7 @@ def window(show, jack, seconds: float) -> dict:
     times = np.array(list(stats.recent_ms)[-min(new, len(stats.recent_ms)):] or [0.0])
     return {"late_frames": after["late_frames"] - before["late_frames"],
             "xruns": after["xruns_after_warmup"] - before["xruns_after_warmup"], "blame": jack.xruns_since(mark),
+            "host_steal": steal_since(ticks),
             "model_ms": {"median": round(float(np.median(times)), 2), "p99": round(float(np.percentile(times, 99)), 2),
                          "max": round(float(times.max()), 2)},
             "bend_worker_cpu": round((cpu1["performer-bends"] - cpu0["performer-bends"]) / seconds, 3),
@@ -63,36 +63,30 @@ def main() -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--period", type=int, default=256)
     args = parser.parse_args()
-    jack = JackServer(rate=48000, period=args.period).start()
-    jack_env(jack)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            from performer.model import load_model
-            from performer.model.tensors import describe_tensors
+    with realtime_jack(48000, args.period) as (jack, tmp):
+        from performer.model import load_model
+        from performer.model.tensors import describe_tensors
 
-            probe = load_model(args.model)
-            names = [t.name for t in sorted(describe_tensors(probe.module), key=lambda t: -t.size) if t.size > 16][:16]
-            bends = [b for n in names for b in ("--bend", f"{n}/0/transform=noise", "--bend", f"{n}/0/percent=0.3",
-                                               "--bend", f"{n}/0/amount=0.5")]
-            argv = serve_argv(args.model, tmp, *bends)
-            show = build_show(argv, tmp)
-            show.start()
-            try:
-                time.sleep(2.0)
-                baseline = window(show, jack, args.seconds)
-                for i, name in enumerate(names):
-                    kind = KINDS[i % len(KINDS)]
-                    field = "amount" if i % 2 == 0 else "percent"
-                    show.modulation.configure(i, kind, {f"{name}/0/{field}": 0.4}, source="bench",
-                                              rate=0.5 + 0.25 * i)
-                time.sleep(1.0)
-                modulated = window(show, jack, args.seconds)
-                stats = show.modulation.stats()
-            finally:
-                show.stop()
-    finally:
-        jack.stop()
+        probe = load_model(args.model)
+        names = [t.name for t in sorted(describe_tensors(probe.module), key=lambda t: -t.size) if t.size > 16][:16]
+        bends = [b for n in names for b in ("--bend", f"{n}/0/transform=noise", "--bend", f"{n}/0/percent=0.3",
+                                           "--bend", f"{n}/0/amount=0.5")]
+        argv = serve_argv(args.model, tmp, *bends)
+        show = build_show(argv, tmp)
+        show.start()
+        try:
+            time.sleep(2.0)
+            baseline = window(show, jack, args.seconds)
+            for i, name in enumerate(names):
+                kind = KINDS[i % len(KINDS)]
+                field = "amount" if i % 2 == 0 else "percent"
+                show.modulation.configure(i, kind, {f"{name}/0/{field}": 0.4}, source="bench",
+                                          rate=0.5 + 0.25 * i)
+            time.sleep(1.0)
+            modulated = window(show, jack, args.seconds)
+            stats = show.modulation.stats()
+        finally:
+            show.stop()
     ratio = modulated["model_ms"]["p99"] / baseline["model_ms"]["p99"] if baseline["model_ms"]["p99"] else None
     print(json.dumps({"baseline": baseline, "modulated": modulated, "p99_ratio": round(ratio, 3) if ratio else None,
                       "modulation": stats}, indent=1))

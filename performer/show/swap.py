@@ -281,5 +281,5 @@ class ModelSwap:
                    f"(load {result.load_ms:.0f}, warm-up {result.warm_ms:.0f}, crossfade {self.crossfade_ms:g})")
         if result.latency_change_ms > 0.05:
             message += (f"; latency now {1000 * self.live.latency.total_seconds:.1f} ms "
-                        f"(+{result.latency_change_ms:.1f} ms: its delay or block is longer)")
+                        f"(+{result.latency_change_ms:.1f} ms: its delay, block or time per block is longer)")
         self.report(message)
