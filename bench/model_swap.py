@@ -27,7 +27,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._host import cpu_ticks, steal_since  # noqa: E402
+from tests.host_cpu import cpu_ticks, steal_since  # noqa: E402
 from bench._show import build_show, realtime_jack, serve_argv  # noqa: E402
 
 FIXTURES = ("v2_small_c8", "v2_c16")

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._host import cpu_ticks, steal_since  # noqa: E402
+from tests.host_cpu import cpu_ticks, steal_since  # noqa: E402
 from bench._show import build_show, realtime_jack, serve_argv  # noqa: E402
 
 KINDS = ("sine", "triangle", "saw", "square", "sh", "smooth", "steps", "envelope", "loudness")

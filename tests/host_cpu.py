@@ -1,5 +1,5 @@
-"""What the host took from this VM while a bench ran: a stolen CPU late-runs every thread, so a
-bench's late frames mean little without it."""
+"""What the host took from this VM while a bench or a realtime test ran: a stolen CPU makes every
+thread late, so late frames mean little without it."""
 
 from __future__ import annotations
 
