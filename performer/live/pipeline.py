@@ -74,6 +74,11 @@ class LivePipeline:
         return max(1, math.ceil(missing * self.device_rate / self.model_rate))
 
     @property
+    def keeps_retake_state(self) -> bool:
+        """Whether it saves the state each block starts from, so blocks can be retaken."""
+        return self._before is not None
+
+    @property
     def can_retake(self) -> bool:
         """Whether the last ``process`` ran exactly one block that ``retake`` can compute again."""
         return self._last_block is not None

@@ -59,6 +59,7 @@ MAX_GROWTH_PERIODS = 4  # a late block adds a period of latency, up to this many
 SMALL_BLOCK_MS = 10.0
 SMALL_WAKE_S = 0.001  # beside 2x the measured block time: the model thread's wake-up on a busy machine
 SPLICE_FROM_BLOCK = 1024  # blocks this long hear knobs mid-block by default (25-40 ms against 55-61)
+NO_EXACT_CACHES = "this model keeps streaming state outside its caches: a block cannot be computed twice"
 MIN_WINDOW_S = 0.015  # the model thread's minimum time per block: OS and GIL jitter on a busy machine
 POLL_S = 0.0005  # the model thread's input polling in the last period before a block is complete
 SPLICE_POLL_S = 0.001  # with spliced knobs, how often the model thread looks for a knob move while a block plays
@@ -122,6 +123,8 @@ class LiveServer:
         self.show: dict | None = None  # telemetry when the fade-out was heard: the show without its shutdown
         self.recording: Recording | None = None
         self._packed: PackedCaches | None = None  # the model's caches, while retakes use them packed
+        self._outgoing_packed: PackedCaches | None = None  # a swapped-out model's, until released
+        self._retakes_wanted = False  # retakes run for this show: a swapped-in model gets them too
         self._grew = False
         self._take: _Take | None = None  # the block written last, while a retake may replace it
         self._install_unheard = False  # a late retake installed tensors: the next block is their first
@@ -294,9 +297,10 @@ class LiveServer:
     def close(self) -> None:
         if self.shared is not None:
             self.shared.unlink()
-        if self._packed is not None:  # the model may serve elsewhere (another batch size) after this show
-            self._packed.unpack()
-            self._packed = None
+        for packed in (self._packed, self._outgoing_packed):  # the models may serve elsewhere after this show
+            if packed is not None:
+                packed.unpack()
+        self._packed = self._outgoing_packed = None
 
     def __enter__(self) -> "LiveServer":
         return self.start()
@@ -331,8 +335,9 @@ class LiveServer:
         if self._small_blocks():
             return "not needed: blocks this small hear a knob in the next one anyway", None
         caches, self._packed = pack_for_retakes(self.engine)
+        self._retakes_wanted = True
         if caches is None:
-            return "this model keeps streaming state outside its caches: a block cannot be computed twice", None
+            return NO_EXACT_CACHES, None
         return "", caches
 
     def _prime(self) -> None:
@@ -377,11 +382,12 @@ class LiveServer:
         warm_ms = float(np.max(times[2:]))
         if engine.stats.model_errors:
             raise PerformerError(f"{name} failed on its first blocks: {engine.stats.last_error}")
+        caches, packed = pack_for_retakes(engine) if self._retakes_wanted else (None, None)
         engine.reset(self.options.seed)
         pipeline = LivePipeline(engine, self.rate, self.pipeline.device_in_channels,
-                                self.pipeline.device_out_channels)
+                                self.pipeline.device_out_channels, retakes=caches is not None, caches=caches)
         window = math.ceil(max(MIN_WINDOW_S, 3 * warm_ms / 1000) * self.rate)
-        return Incoming(name, pipeline, warm_ms, window, requested)
+        return Incoming(name, pipeline, warm_ms, window, requested, packed=packed)
 
     def swap(self, incoming: Incoming, crossfade_s: float) -> threading.Event:
         """Hand ``incoming`` to the model thread: from the next block boundary on it is
@@ -412,20 +418,26 @@ class LiveServer:
         self._swapping = (incoming, done)
 
     def _end_swap(self) -> None:
-        """Model thread: the outgoing model has stopped; the incoming one plays alone."""
+        """Model thread: the outgoing model has stopped; the incoming one plays alone, with
+        retakes when its caches restore exactly (else a knob is heard from its next block)."""
         incoming, done = self._swapping
         self._swapping = None
         self.pipeline = incoming.pipeline
+        if self._outgoing_packed is not None:  # a swap over a swap not yet released (rare): now
+            self._outgoing_packed.unpack()
+        self._outgoing_packed, self._packed = self._packed, incoming.packed
+        if self._retakes_wanted:
+            self.retakes.enabled = incoming.pipeline.keeps_retake_state
+            self.retakes.reason = "" if self.retakes.enabled else NO_EXACT_CACHES
         incoming.finished = time.perf_counter()
         done.set()
 
     def release_outgoing(self) -> None:
-        """After a swap (any thread): the first model's caches, packed for retakes, back in its
-        own storage, so it can play again later. Retakes end with the first model."""
-        if self._packed is not None and self._swapping is None:
-            self._packed.unpack()
-            self._packed = None
-            self.retakes.enabled = False
+        """After a swap (any thread): the outgoing model's caches, packed for retakes, back in
+        its own storage, so it can play again later (and elsewhere)."""
+        if self._outgoing_packed is not None and self._swapping is None:
+            self._outgoing_packed.unpack()
+            self._outgoing_packed = None
 
     def _apply_input_request(self) -> None:
         """Model thread: make the requested input current, continuing from the same frame."""

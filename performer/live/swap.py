@@ -35,6 +35,7 @@ class Incoming:
     finished: float = 0.0  # ... and when the outgoing model stopped
     pad: int = 0  # device frames of silence in front of its output
     grew: float = 0.0  # device frames the show's latency grew by for it
+    packed: object = None  # its caches packed for retakes (audio/checkpoint.PackedCaches), if any
 
 
 class Crossfade:

@@ -91,3 +91,55 @@ def test_a_longer_model_moves_the_output_later_once_by_what_it_needs(models, sou
     after, error = lag(out, source, slice(60 * CHUNK, 70 * CHUNK))
     assert before == round(outgoing.signal_delay)
     assert after == round(outgoing.signal_delay + grew) and error < 0.5
+
+
+def test_a_swapped_in_model_can_take_a_block_again_with_a_knob_moved_after_it_was_computed(small_model, tmp_path):
+    """Retakes go on with the model swapped in: while it warms up its caches are packed and
+    checked (they restore exactly), so its pipeline can compute a block again from the state it
+    started from, with the bends of now; the show keeps retakes on after the swap. (When a retake
+    is in time for the device is the server's business, tested on the first model in
+    test_retake.py: it is the same code for every model.)"""
+    import time
+
+    import soundfile as sf
+    import torch
+
+    from performer.live.server import LiveServer, ServeOptions
+    from tests.conftest import tone
+
+    sf.write(tmp_path / "in.wav", tone(3.0, RATE)[0], RATE)
+    rig = Rig(load_model(None))
+    server = LiveServer(rig, ServeOptions(input_file=tmp_path / "in.wav", output_file=tmp_path / "out.wav",
+                                          report=lambda message: None))
+    with server:
+        assert server.retakes.enabled
+        bank = rig.prepare_model(small_model)
+        incoming = server.prepare_swap(small_model, bank, "small", time.perf_counter())
+        assert incoming.packed is not None and incoming.pipeline.keeps_retake_state
+        rig.switch_model(small_model, "test")  # from here addresses mean the small model's tensors
+
+        # the incoming pipeline, not playing yet: a block, then the same block again
+        pipeline, block = incoming.pipeline, incoming.pipeline.block_device_frames
+        source = tone(1.0, RATE)[0][:, None]
+        for k in range(3):  # past the model's delay: sound, not its first silence
+            pipeline.process(source[k * block:(k + 1) * block])
+        torch.manual_seed(1)
+        first = pipeline.process(source[3 * block:4 * block])
+        assert pipeline.can_retake
+        torch.manual_seed(1)
+        same = pipeline.retake()
+        np.testing.assert_array_equal(same, first)  # its state was put back exactly
+        conv = max((t for t in rig.tensors if t.kind == "conv"), key=lambda t: t.size)
+        rig.set(f"#{conv.index}/0/transform", "invert")
+        rig.compute_pending()
+        torch.manual_seed(1)
+        bent = pipeline.retake()
+        assert np.abs(bent - first).max() > 0.01  # the knob moved after the block is heard in it
+        pipeline.keep_first()
+        pipeline.reset()
+
+        assert server.swap(incoming, 0.02).wait(10)
+        server.release_outgoing()
+        assert server.pipeline is pipeline and server.retakes.enabled, server.retakes.describe()
+        time.sleep(0.3)
+        assert server.engine.stats.model_errors == 0
