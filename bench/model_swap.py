@@ -10,6 +10,7 @@ xruns (with jackd's blame) over the whole run, each swap's time from request to 
 (with load, warm-up and the wait for a block boundary), the latency changes, and the step at
 each swap: the largest sample-to-sample jump within 0.25 s of it in the recorded output, against
 the largest in the music around it (the 2 s either side, swaps left out).
+The same show first plays as long without swaps: its late frames are the host's, not the swaps'.
 Targets: 0 late frames; no step (ratio <= 1).
 """
 
@@ -53,6 +54,16 @@ def steps(audio: np.ndarray, rate: int, swaps_s: list[float]) -> list[dict]:
     return out
 
 
+def late_window(show, jack, run) -> dict:
+    """Late frames, xruns (jackd's blame) and the host's CPU steal while ``run()`` runs."""
+    mark, before, ticks = jack.log_mark(), show.live.telemetry.snapshot(), cpu_ticks()
+    run()
+    after = show.live.telemetry.snapshot()
+    return {"late_frames": after["late_frames"] - before["late_frames"],
+            "xruns": after["xruns_after_warmup"] - before["xruns_after_warmup"], "blame": jack.xruns_since(mark),
+            "host_steal": steal_since(ticks)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -77,19 +88,22 @@ def main() -> int:
         try:
             time.sleep(3.0)  # the preloaded models' delays are measured in the background meanwhile
             show.swap.wait_idle(30)
-            mark, before, ticks = jack.log_mark(), show.live.telemetry.snapshot(), cpu_ticks()
-            show.rig.set("record", 1, source="bench")
-            recording_from = time.perf_counter()
-            started, n = time.monotonic(), 0
-            while time.monotonic() - started < args.seconds:
-                show.rig.set("model/load", cycle[n % len(cycle)], source="bench")
-                n += 1
-                time.sleep(max(0.0, started + n * args.every - time.monotonic()))
-            show.swap.wait_idle(30)
-            time.sleep(2.5)
-            show.rig.set("record", 0, source="bench")
-            after = show.live.telemetry.snapshot()
-            blame, steal = jack.xruns_since(mark), steal_since(ticks)
+            baseline = late_window(show, jack, lambda: time.sleep(args.seconds))  # the same show, no swaps
+            recording_from = []
+
+            def swap_every_few_seconds():
+                show.rig.set("record", 1, source="bench")
+                recording_from.append(time.perf_counter())
+                started, n = time.monotonic(), 0
+                while time.monotonic() - started < args.seconds:
+                    show.rig.set("model/load", cycle[n % len(cycle)], source="bench")
+                    n += 1
+                    time.sleep(max(0.0, started + n * args.every - time.monotonic()))
+                show.swap.wait_idle(30)
+                time.sleep(2.5)
+                show.rig.set("record", 0, source="bench")
+
+            swapping = late_window(show, jack, swap_every_few_seconds)
             results = [asdict(r) for r in show.swap.results]
             latency_ms = 1000 * show.live.latency.total_seconds
         finally:
@@ -100,12 +114,11 @@ def main() -> int:
     # the recording starts with the first block written after `record`; a swap's fade is heard
     # the output latency after the model thread began it
     for r in results:
-        swap_marks.append(r["began"] - recording_from)
+        swap_marks.append(r["began"] - recording_from[0])
     totals = [r["total_ms"] for r in results]
     report = {
-        "seconds": args.seconds, "swaps": len(results), "failures": show.swap.failures,
-        "late_frames": after["late_frames"] - before["late_frames"],
-        "xruns": after["xruns_after_warmup"] - before["xruns_after_warmup"], "blame": blame, "host_steal": steal,
+        "baseline_without_swaps": baseline,
+        "seconds": args.seconds, "swaps": len(results), "failures": show.swap.failures, **swapping,
         "swap_ms": {"median": round(float(np.median(totals)), 1) if totals else None,
                     "max": round(max(totals), 1) if totals else None},
         "each": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items() if k != "began"}
